@@ -1,0 +1,113 @@
+/**
+ * Spatial pooling of concept maps and the per-concept standardisation that precedes the final
+ * layer (SPEC step 4). Elementwise work on N×G×M or N×M arrays, in plain JS.
+ */
+import type { Pooling } from '../models/salf-head.js';
+
+export type { Pooling };
+
+/** Per-concept training statistics, each of length M. */
+export interface Standardiser {
+  mean: Float32Array;
+  std: Float32Array;
+}
+
+function checkShape(what: string, X: ArrayLike<number>, dims: number[]): void {
+  for (const d of dims) if (!Number.isInteger(d) || d < 1) throw new Error(`${what}: dimensions must be positive integers, got [${dims.join(', ')}]`);
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (X.length !== n) throw new Error(`${what}: ${X.length} values for [${dims.join(' × ')}] (expected ${n})`);
+}
+
+/**
+ * Mean and standard deviation of every column of X (N×M) over the N training samples, as
+ * LF-CBM's `train_c.mean(dim=0)` and `train_c.std(dim=0)`: the standard deviation is the
+ * unbiased one (divisor N − 1), torch's default. Accumulated in float64. A constant concept
+ * (std 0) gets std 1, so standardising centres it to 0 instead of producing NaN.
+ */
+export function fitStandardiser(X: Float32Array, N: number, M: number): Standardiser {
+  checkShape('fitStandardiser', X, [N, M]);
+  if (N < 2) throw new Error('fitStandardiser: needs at least 2 samples for an unbiased standard deviation');
+  const sum = new Float64Array(M);
+  for (let n = 0; n < N; n++) {
+    const row = n * M;
+    for (let m = 0; m < M; m++) sum[m]! += X[row + m]!;
+  }
+  const mean = new Float64Array(M);
+  for (let m = 0; m < M; m++) mean[m] = sum[m]! / N;
+  const sq = new Float64Array(M);
+  for (let n = 0; n < N; n++) {
+    const row = n * M;
+    for (let m = 0; m < M; m++) {
+      const d = X[row + m]! - mean[m]!;
+      sq[m]! += d * d;
+    }
+  }
+  const std = new Float32Array(M);
+  for (let m = 0; m < M; m++) {
+    const s = Math.fround(Math.sqrt(sq[m]! / (N - 1)));
+    std[m] = s > 0 ? s : 1;
+  }
+  return { mean: Float32Array.from(mean), std };
+}
+
+/** (X − mean) / std for every row of X (N×M); a new array unless `out` is given. */
+export function applyStandardiser(X: Float32Array, N: number, M: number, s: Standardiser, out = new Float32Array(N * M)): Float32Array {
+  checkShape('applyStandardiser', X, [N, M]);
+  if (s.mean.length !== M || s.std.length !== M) throw new Error(`applyStandardiser: statistics have ${s.mean.length}/${s.std.length} values for ${M} concepts`);
+  if (out.length !== N * M) throw new Error(`applyStandardiser: output has ${out.length} values, expected ${N * M}`);
+  for (let n = 0; n < N; n++) {
+    const row = n * M;
+    for (let m = 0; m < M; m++) out[row + m] = (X[row + m]! - s.mean[m]!) / s.std[m]!;
+  }
+  return out;
+}
+
+/**
+ * Pools channels-last concept maps C (N×G×M, G grid positions) to one activation per concept,
+ * N×M:
+ * - `mean`: the average over positions (the paper's description);
+ * - `max`: the largest value;
+ * - `softmax`: Σ_g w_g C[g] with w = softmax over positions of the concept's own map (the
+ *   authors' released code), computed stably.
+ */
+export function poolConceptMaps(C: Float32Array, N: number, G: number, M: number, mode: Pooling = 'mean'): Float32Array {
+  checkShape('poolConceptMaps', C, [N, G, M]);
+  const out = new Float32Array(N * M);
+  const acc = new Float64Array(M);
+  const mx = new Float64Array(M);
+  const z = new Float64Array(M);
+  for (let n = 0; n < N; n++) {
+    const base = n * G * M;
+    if (mode === 'mean' || mode === 'max') {
+      if (mode === 'mean') acc.fill(0);
+      else acc.fill(-Infinity);
+      for (let g = 0; g < G; g++) {
+        const row = base + g * M;
+        if (mode === 'mean') for (let m = 0; m < M; m++) acc[m]! += C[row + m]!;
+        else for (let m = 0; m < M; m++) acc[m] = Math.max(acc[m]!, C[row + m]!);
+      }
+      for (let m = 0; m < M; m++) out[n * M + m] = mode === 'mean' ? acc[m]! / G : acc[m]!;
+    } else if (mode === 'softmax') {
+      mx.fill(-Infinity);
+      for (let g = 0; g < G; g++) {
+        const row = base + g * M;
+        for (let m = 0; m < M; m++) mx[m] = Math.max(mx[m]!, C[row + m]!);
+      }
+      acc.fill(0);
+      z.fill(0);
+      for (let g = 0; g < G; g++) {
+        const row = base + g * M;
+        for (let m = 0; m < M; m++) {
+          const c = C[row + m]!;
+          const e = Math.exp(c - mx[m]!);
+          z[m]! += e;
+          acc[m]! += e * c;
+        }
+      }
+      for (let m = 0; m < M; m++) out[n * M + m] = acc[m]! / z[m]!;
+    } else {
+      throw new Error(`poolConceptMaps: unknown pooling '${String(mode)}' (mean, max or softmax)`);
+    }
+  }
+  return out;
+}
