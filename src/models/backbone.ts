@@ -24,6 +24,7 @@ import { GraphBuilder, attr, decodeModel, encodeModel, type ModelProto } from '.
 import { Engine, dataF32, f32, type ort } from '../engine/session.js';
 import { appendNodes, assertTensorsExist, inlineExternalData, setOutputs, type AppendSpec } from '../engine/surgery.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
+import type { Interpolation } from '../data/image-io.js';
 
 /** How to use an ONNX image model as a SALF-CBM backbone. */
 export interface BackboneConfig {
@@ -43,6 +44,8 @@ export interface BackboneConfig {
   /** How images are brought to the model's input. */
   preprocess: {
     resize: ResizeSpec;
+    /** Resampling filter; `bilinear` (torchvision's default) when omitted. */
+    interpolation?: Interpolation;
     /** Per-channel normalisation of RGB scaled to [0, 1]. */
     mean: [number, number, number];
     std: [number, number, number];

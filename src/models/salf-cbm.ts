@@ -16,7 +16,8 @@ import { writeJsonAtomic } from '../data/atomic-write.js';
 import { Engine, dataF32, f32, getDefaultEngine } from '../engine/session.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
-import type { BackboneConfig } from './backbone.js';
+import { Backbone, type BackboneConfig } from './backbone.js';
+import { extractFeatures } from './extract-features.js';
 
 /** Everything besides the tensors that defines a SALF-CBM. */
 export interface SalfCbmConfig {
@@ -60,6 +61,7 @@ export class SalfCbm {
   private readonly engine: Engine;
   /** Distinguishes this model's cached head session from other models'. */
   private readonly uid = SalfCbm.instances++;
+  private backboneLoad: Promise<Backbone> | undefined;
 
   constructor(
     readonly config: SalfCbmConfig,
@@ -105,6 +107,33 @@ export class SalfCbm {
       activations: dataF32(out[HEAD_OUTPUTS.activations]!),
       standardised: dataF32(out[HEAD_OUTPUTS.standardised]!),
     };
+  }
+
+  /** The frozen backbone named in the config, loaded on first use. */
+  backbone(): Promise<Backbone> {
+    this.backboneLoad ??= Backbone.load(this.config.backbone, this.config.grid, this.engine);
+    return this.backboneLoad;
+  }
+
+  /**
+   * Runs backbone and head on image files. Returns the outputs for the images that decoded
+   * and the paths of those that did not (only with `skipBad`; otherwise a bad file throws).
+   */
+  async forwardImages(paths: readonly string[], options: { batchSize?: number; skipBad?: boolean } = {}): Promise<SalfOutputs & { paths: string[]; skipped: { path: string; reason: string }[] }> {
+    const backbone = await this.backbone();
+    const feats = await extractFeatures(backbone, paths.map((path) => ({ path })), options);
+    const out = await this.forwardFeatures(feats.F, feats.samples.length);
+    return { ...out, paths: feats.samples.map((s) => s.path), skipped: feats.skipped };
+  }
+
+  /** Class probabilities (softmax of the logits) of image `i` in `out`. */
+  probabilities(out: SalfOutputs, i: number): Float32Array {
+    const L = this.classes.length;
+    const z = out.logits.subarray(i * L, (i + 1) * L);
+    const max = Math.max(...z);
+    const e = Float32Array.from(z, (v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
   }
 
   /** Saves the model as a directory (atomic per file). */

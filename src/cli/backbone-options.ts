@@ -1,0 +1,68 @@
+/** The CLI options that describe a backbone, shared by the commands that need one. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { BackboneConfig } from '../models/backbone.js';
+import { oneOf, positiveInt, triple } from './options.js';
+
+/** ImageNet's normalisation, the usual default for torchvision-style backbones. */
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+/** Adds the backbone options to a command. */
+export function addBackboneOptions(cmd: Command): Command {
+  return cmd
+    .option('--backbone <model.onnx>', 'the frozen ONNX image model')
+    .option('--feature-tensor <name>', 'internal tensor used as the feature map (list them with `salf-cbm tensors <model.onnx>`)')
+    .option('--layout <layout>', 'feature tensor layout: nchw (CNN maps) or tokens (ViT N×T×D)', oneOf('nchw', 'tokens'), 'nchw')
+    .option('--cls <mode>', 'ViT CLS token: drop, concat (broadcast and concatenate) or none', oneOf('drop', 'concat', 'none'), 'drop')
+    .option('--logits-tensor <name>', "the backbone's own classifier output, if any")
+    .option('--input-size <px>', 'square input size of the backbone', positiveInt, 224)
+    .option('--resize <px>', 'shorter side before the centre crop (default: input size × 256/224)', positiveInt)
+    .option('--crop <mode>', 'center (resize shorter side, centre crop) or stretch (resize to the square)', oneOf('center', 'stretch'), 'center')
+    .option('--interpolation <filter>', 'resampling filter for the backbone', oneOf('bilinear', 'bicubic'), 'bilinear')
+    .option('--mean <r,g,b>', 'per-channel mean of RGB in [0,1]', triple, IMAGENET_MEAN)
+    .option('--std <r,g,b>', 'per-channel std of RGB in [0,1]', triple, IMAGENET_STD)
+    .option('--backbone-config <file.json>', 'a BackboneConfig JSON file instead of the options above');
+}
+
+interface BackboneFlags {
+  backbone?: string;
+  featureTensor?: string;
+  layout: 'nchw' | 'tokens';
+  cls: 'drop' | 'concat' | 'none';
+  logitsTensor?: string;
+  inputSize: number;
+  resize?: number;
+  crop: 'center' | 'stretch';
+  interpolation: 'bilinear' | 'bicubic';
+  mean: [number, number, number];
+  std: [number, number, number];
+  backboneConfig?: string;
+}
+
+/** The BackboneConfig the options describe. */
+export function backboneConfigFrom(flags: BackboneFlags): BackboneConfig {
+  if (flags.backboneConfig) {
+    try {
+      return JSON.parse(readFileSync(flags.backboneConfig, 'utf8')) as BackboneConfig;
+    } catch (err) {
+      throw new Error(`${flags.backboneConfig}: cannot read the backbone config (${(err as Error).message})`);
+    }
+  }
+  if (!flags.backbone) throw new Error('--backbone <model.onnx> is required (or --backbone-config <file.json>)');
+  if (!flags.featureTensor) throw new Error(`--feature-tensor is required: list the tensors of ${flags.backbone} with \`salf-cbm tensors ${flags.backbone}\``);
+  const size = flags.inputSize;
+  return {
+    model: flags.backbone,
+    featureTensor: flags.featureTensor,
+    layout: flags.layout,
+    ...(flags.layout === 'tokens' ? { cls: flags.cls } : {}),
+    ...(flags.logitsTensor ? { logitsTensor: flags.logitsTensor } : {}),
+    preprocess: {
+      resize: flags.crop === 'center' ? { size, mode: 'center', resize: flags.resize ?? Math.round((size * 256) / 224) } : { size, mode: 'stretch' },
+      interpolation: flags.interpolation,
+      mean: flags.mean,
+      std: flags.std,
+    },
+  };
+}

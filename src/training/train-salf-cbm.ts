@@ -1,0 +1,254 @@
+/**
+ * The whole SALF-CBM training (SPEC steps 2–4) for an image-folder dataset:
+ * backbone features → prompted CLIP embeddings → concept layer with the interpretability
+ * cutoff → pooled, standardised activations → sparse (or dense) final layer → a saved model.
+ *
+ * Everything that can fail on bad input (dataset layout, backbone tensors, CLIP folder, concept
+ * list) is checked before the long work starts. Features and embeddings are cached under
+ * `cacheDir`, so an interrupted run restarts where it stopped.
+ */
+import { join, resolve } from 'node:path';
+import { scanImageFolder, type Sample } from '../data/image-folder.js';
+import { loadRgb } from '../data/image-io.js';
+import type { ResizeSpec } from '../data/rgb-image.js';
+import { Engine, type Device } from '../engine/session.js';
+import { Backbone, type BackboneConfig } from '../models/backbone.js';
+import { ClipModel } from '../models/clip.js';
+import { extractFeatures } from '../models/extract-features.js';
+import { SalfCbm, type SalfCbmConfig } from '../models/salf-cbm.js';
+import type { Pooling } from '../models/salf-head.js';
+import { silentProgress, type Progress } from '../progress.js';
+import { computePromptedEmbeddings } from '../similarity/compute.js';
+import { defaultRadius, type Placement } from '../similarity/prompting.js';
+import { trainFinalLayer, type FinalLayer } from './final-layer.js';
+import { applyStandardiser, fitStandardiser } from './standardise.js';
+import { trainWithCutoff } from './train-cbl.js';
+
+/** Options of {@link trainSalfCbm}; defaults follow SPEC and LF-CBM. */
+export interface TrainSalfCbmOptions {
+  /** Image folder: one sub-folder per class. */
+  data: string;
+  /** Split file (see data/image-folder.ts); otherwise a stratified hold-out of `valFraction`. */
+  splitFile?: string;
+  valFraction?: number;
+  backbone: BackboneConfig;
+  /** CLIP: a local folder in the Hugging Face layout, or a hub model id (online only). */
+  clip: string;
+  /** The concept strings (step 1's output). */
+  concepts: string[];
+  /** Output model directory. */
+  out: string;
+  /** Feature and embedding cache; `<out>/cache` by default. */
+  cacheDir?: string;
+  /** Prompting grid; 7×7. */
+  grid?: [number, number];
+  /** Circle radius at CLIP's input size; 32 px at 224 (scaled with the size). */
+  radius?: number;
+  placement?: Placement;
+  pooling?: Pooling;
+  cbl?: { lr?: number; maxSteps?: number; stepSamples?: number; valEvery?: number; cutoff?: number };
+  finalLayer?: {
+    mode?: 'sparse' | 'dense';
+    /** LF-CBM's sparsity parameter (λ = lam/0.99); 7e-4. */
+    lam?: number;
+    /** Run a regularisation path of k points and pick the one with NEC closest to (not above) this. */
+    targetNec?: number;
+    pathLength?: number;
+    epochsPerLambda?: number;
+  };
+  device?: Device;
+  seed?: number;
+  /** Skip images that cannot be decoded (reported) instead of failing. */
+  skipBad?: boolean;
+  batchSize?: number;
+  progress?: Progress;
+}
+
+/** What training returns besides the saved directory. */
+export interface TrainSalfCbmResult {
+  model: SalfCbm;
+  metrics: TrainingMetrics;
+}
+
+export interface TrainingMetrics {
+  numTrain: number;
+  numVal: number;
+  skipped: { path: string; reason: string }[];
+  concepts: { given: number; kept: number; dropped: { concept: string; similarity: number }[] };
+  conceptLayer: { bestStep: number; bestValLoss: number; steps: number; history: unknown[] };
+  finalLayer: { mode: string; lambda: number; nnz: number; nec: number; trainAccuracy: number; valAccuracy?: number };
+}
+
+/** Trains a SALF-CBM and saves it to `options.out`. */
+export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainSalfCbmResult> {
+  const progress = options.progress ?? silentProgress;
+  const grid = options.grid ?? [7, 7];
+  const seed = options.seed ?? 0;
+  const cacheDir = resolve(options.cacheDir ?? join(options.out, 'cache'));
+  if (options.concepts.length === 0) throw new Error('the concept list is empty');
+
+  // Checks before any long work.
+  const folder = scanImageFolder(options.data, options.splitFile ? { splitFile: options.splitFile } : { holdout: { val: options.valFraction ?? 0.1, seed } });
+  const trainSamples = folder.split('train');
+  const valSamples = folder.split('val');
+  if (trainSamples.length < 2 || valSamples.length < 2) {
+    throw new Error(`${options.data}: need at least 2 training and 2 validation images (got ${trainSamples.length} and ${valSamples.length})`);
+  }
+  const engine = new Engine({ device: options.device });
+  const backbone = await Backbone.load(options.backbone, grid, engine);
+  const clip = await ClipModel.load(options.clip, { device: options.device });
+  const T = await clip.encodeTexts(options.concepts);
+  const E = clip.embedDim;
+  const M0 = options.concepts.length;
+
+  // Backbone features (decoding failures are found here, before prompting).
+  const batchSize = options.batchSize ?? 32;
+  const feats = async (samples: Sample[], label: string) =>
+    extractFeatures(backbone, samples, { batchSize, skipBad: options.skipBad, cacheDir, progress, label });
+  const train = await feats(trainSamples, 'features (train)');
+  const val = await feats(valSamples, 'features (val)');
+  const skipped = [...train.skipped, ...val.skipped];
+
+  // Step 2: prompted CLIP embeddings for every kept image.
+  const clipResize: ResizeSpec = { size: clip.inputSize, mode: 'center' };
+  const paths = [...train.samples, ...val.samples].map((s) => s.path);
+  const store = await computePromptedEmbeddings({
+    encoder: clip,
+    images: paths,
+    loadImage: (p) => loadRgb(p, clipResize, { interpolation: 'bicubic' }),
+    resize: { ...clipResize, interpolation: 'bicubic' },
+    grid,
+    radius: options.radius ?? defaultRadius(clip.inputSize),
+    placement: options.placement,
+    cacheDir,
+    progress,
+  });
+  const I = store.readAll();
+  const G = grid[0] * grid[1];
+  const D = backbone.featureDim;
+  const nTrain = train.samples.length;
+  const nVal = val.samples.length;
+
+  // Step 3: concept layer, interpretability cutoff, retraining.
+  const cbl = options.cbl ?? {};
+  const maxSteps = cbl.maxSteps ?? 1000;
+  progress.start('concept layer', maxSteps);
+  const trained = await trainWithCutoff({
+    train: { F: train.F, I: I.subarray(0, nTrain * G * E), n: nTrain },
+    val: { F: val.F, I: I.subarray(nTrain * G * E), n: nVal },
+    T,
+    M: M0,
+    G,
+    D,
+    E,
+    lr: cbl.lr,
+    maxSteps,
+    stepSamples: cbl.stepSamples,
+    valEvery: cbl.valEvery,
+    cutoff: cbl.cutoff,
+    seed,
+    engine,
+    onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(3)}` : ''}`),
+  });
+  progress.stop();
+  const concepts = trained.kept.map((m) => options.concepts[m]!);
+  const dropped = trained.report.dropped.map((d) => ({ concept: options.concepts[d.index]!, similarity: d.similarity }));
+  for (const d of dropped) progress.log(`interpretability cutoff: dropped "${d.concept}" (validation similarity ${d.similarity.toFixed(3)})`);
+  const M = concepts.length;
+
+  // Step 4: pooled activations, standardisation, final layer.
+  const pooling = options.pooling ?? 'mean';
+  const L = folder.classes.length;
+  const probe = headOnly(options, grid, pooling, D, concepts, folder.classes, trained.Wc, clip, engine);
+  const activations = async (F: Float32Array, n: number): Promise<Float32Array> => {
+    const out = new Float32Array(n * M);
+    const chunk = 256;
+    for (let i = 0; i < n; i += chunk) {
+      const k = Math.min(chunk, n - i);
+      const res = await probe.forwardFeatures(F.subarray(i * G * D, (i + k) * G * D), k);
+      out.set(res.activations, i * M);
+    }
+    return out;
+  };
+  const actTrain = await activations(train.F, nTrain);
+  const actVal = await activations(val.F, nVal);
+  const standardiser = fitStandardiser(actTrain, nTrain, M);
+  const labels = (s: Sample[]) => Int32Array.from(s.map((x) => x.label));
+  const fl = options.finalLayer ?? {};
+  const epochs = fl.epochsPerLambda ?? 1000;
+  const nLambdas = fl.targetNec !== undefined ? fl.pathLength ?? 20 : 1;
+  progress.start(`final layer (${fl.mode ?? 'sparse'})`, nLambdas * epochs);
+  const final: FinalLayer = await trainFinalLayer({
+    Xtrain: applyStandardiser(actTrain, nTrain, M, standardiser),
+    ytrain: labels(train.samples),
+    Xval: applyStandardiser(actVal, nVal, M, standardiser),
+    yval: labels(val.samples),
+    nClasses: L,
+    mode: fl.mode ?? 'sparse',
+    lam: fl.lam,
+    targetNec: fl.targetNec,
+    path: fl.targetNec !== undefined ? { k: fl.pathLength ?? 20 } : undefined,
+    epochsPerLambda: epochs,
+    seed,
+    engine,
+    onProgress: (p) => progress.update(p.lambdaIndex * epochs + p.epoch, `λ ${p.lambda.toExponential(2)}`),
+  });
+  progress.stop();
+
+  const config: SalfCbmConfig = {
+    ...probe.config,
+    finalLayer: { mode: final.mode, lambda: final.lambda, nec: final.metrics.nec, nonZeros: final.metrics.nnz },
+  };
+  const model = new SalfCbm(config, concepts, folder.classes, {
+    conceptWeight: trained.Wc,
+    mean: standardiser.mean,
+    std: standardiser.std,
+    finalWeight: final.W,
+    finalBias: final.b,
+  }, engine);
+  const metrics: TrainingMetrics = {
+    numTrain: nTrain,
+    numVal: nVal,
+    skipped,
+    concepts: { given: M0, kept: M, dropped },
+    conceptLayer: { bestStep: trained.final.bestStep, bestValLoss: trained.final.bestValLoss, steps: trained.final.steps, history: trained.final.history },
+    finalLayer: { mode: final.mode, lambda: final.lambda, nnz: final.metrics.nnz, nec: final.metrics.nec, trainAccuracy: final.metrics.trainAcc, valAccuracy: final.metrics.valAcc },
+  };
+  model.save(options.out, metrics);
+  if (skipped.length > 0) progress.log(`${skipped.length} image(s) could not be decoded and were skipped (listed in metrics.json)`);
+  return { model, metrics };
+}
+
+/** A model with the trained concept layer and an identity standardisation, used to pool activations. */
+function headOnly(
+  options: TrainSalfCbmOptions,
+  grid: [number, number],
+  pooling: Pooling,
+  D: number,
+  concepts: string[],
+  classes: string[],
+  Wc: Float32Array,
+  clip: ClipModel,
+  engine: Engine,
+): SalfCbm {
+  const M = concepts.length;
+  const config: SalfCbmConfig = {
+    format: 'salf-cbm',
+    version: 1,
+    backbone: { ...options.backbone, model: resolve(options.backbone.model) },
+    clip: { source: options.clip, id: clip.id },
+    grid,
+    prompting: { radius: options.radius ?? defaultRadius(clip.inputSize), placement: options.placement ?? 'inside' },
+    pooling,
+    finalLayer: { mode: 'dense', nec: 0, nonZeros: 0 },
+    featureDim: D,
+  };
+  return new SalfCbm(config, concepts, classes, {
+    conceptWeight: Wc,
+    mean: new Float32Array(M),
+    std: new Float32Array(M).fill(1),
+    finalWeight: new Float32Array(classes.length * M),
+    finalBias: new Float32Array(classes.length),
+  }, engine);
+}
+
