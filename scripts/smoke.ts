@@ -6,33 +6,15 @@
  *
  * Last line: `smoke ok accuracy=<accuracy of the reloaded model on all 24 images>`.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { SalfCbm } from '../src/models/salf-cbm.js';
 import { trainSalfCbm } from '../src/training/train-salf-cbm.js';
 import { writeTinyCnn } from '../test/helpers/tiny-backbones.js';
 import { writeTinyClip } from '../test/helpers/tiny-clip.js';
+import { writeColourDataset } from '../test/helpers/colour-dataset.js';
 import { progressBars } from '../src/cli/progress-bars.js';
-
-/** Writes `count` 64×64 PNGs per class: noisy images tinted with the class colour. */
-async function writeColourDataset(root: string, count: number): Promise<void> {
-  const classes: Record<string, [number, number, number]> = { reddish: [200, 60, 50], bluish: [40, 70, 210] };
-  let seed = 12345;
-  const rand = (): number => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
-  for (const [name, rgb] of Object.entries(classes)) {
-    mkdirSync(join(root, name), { recursive: true });
-    for (let i = 0; i < count; i++) {
-      const px = Buffer.alloc(64 * 64 * 3);
-      for (let p = 0; p < 64 * 64; p++) for (let c = 0; c < 3; c++) px[p * 3 + c] = Math.max(0, Math.min(255, rgb[c]! + (rand() - 0.5) * 160));
-      await sharp(px, { raw: { width: 64, height: 64, channels: 3 } }).png().toFile(join(root, name, `${i}.png`));
-    }
-  }
-}
 
 async function main(): Promise<void> {
   const root = join(tmpdir(), `salf-smoke-${process.pid}`);
@@ -41,8 +23,6 @@ async function main(): Promise<void> {
   await writeColourDataset(data, 12);
   const cnn = writeTinyCnn(join(root, 'cnn.onnx'), { size: 64, classes: 2 });
   await writeTinyClip(join(root, 'clip'), { inputSize: 64 });
-  const concepts = join(root, 'concepts.txt');
-  writeFileSync(concepts, ['red', 'blue', 'green', 'striped', 'round', 'sky', 'grass', 'water'].join('\n'));
   const out = join(root, 'model');
   await trainSalfCbm({
     data,

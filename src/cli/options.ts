@@ -8,6 +8,13 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** Any finite number. */
+export function finite(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
 /** A non-negative number. */
 export function nonNegative(value: string): number {
   const n = Number(value);

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { readConceptList } from '../../concepts/concept-list.js';
 import { trainSalfCbm } from '../../training/train-salf-cbm.js';
 import { addBackboneOptions, backboneConfigFrom } from '../backbone-options.js';
-import { fraction, grid, nonNegative, oneOf, positiveInt } from '../options.js';
+import { finite, fraction, grid, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
 
 export function trainCommand(): Command {
@@ -26,7 +26,7 @@ export function trainCommand(): Command {
     .option('--steps <n>', 'concept layer: most steps', positiveInt, 1000)
     .option('--step-samples <n>', 'concept layer: images per step', positiveInt, 50000)
     .option('--val-every <n>', 'concept layer: validate every n steps (stop when validation loss rises)', positiveInt, 50)
-    .option('--cutoff <x>', 'interpretability cutoff on validation similarity', nonNegative, 0.45)
+    .option('--cutoff <x>', 'interpretability cutoff: concepts whose validation similarity is not above it are dropped (−1 keeps all)', finite, 0.45)
     .option('--final <mode>', 'final layer: sparse (GLM-SAGA elastic net) or dense', oneOf('sparse', 'dense'), 'sparse')
     .option('--lam <x>', 'sparsity λ of the final layer (LF-CBM: 7e-4 CIFAR, 2e-4 CUB, 1e-4 ImageNet)', nonNegative, 7e-4)
     .option('--target-nec <n>', 'run a regularisation path and keep the point with at most this many weights per class', positiveInt)

@@ -1,0 +1,23 @@
+/** salf-cbm: spatially-aware, label-free concept bottleneck models on ONNX Runtime. */
+export { Engine, getDefaultEngine, type Device, type EngineOptions } from './engine/session.js';
+export { GraphBuilder, attr, decodeModel, encodeModel } from './engine/onnx-builder.js';
+export { exposeTensors, listTensors } from './engine/surgery.js';
+export { Backbone, type BackboneConfig } from './models/backbone.js';
+export { ClipModel, type ClipLoadOptions } from './models/clip.js';
+export type { ImageEncoder, TextEncoder } from './models/encoders.js';
+export { SalfCbm, type SalfCbmConfig, type SalfOutputs } from './models/salf-cbm.js';
+export type { Pooling } from './models/salf-head.js';
+export { readSafetensors, writeSafetensors } from './models/safetensors.js';
+export { extractFeatures } from './models/extract-features.js';
+export { loadRgb, decodeRgb, toChwNormalised } from './data/image-io.js';
+export { scanImageFolder, splitSamples, type ImageFolder, type Sample } from './data/image-folder.js';
+export type { RgbImage, ResizeSpec } from './data/rgb-image.js';
+export { readConceptList, parseConceptList } from './concepts/concept-list.js';
+export { computePromptedEmbeddings, conceptSimilarities } from './similarity/compute.js';
+export { gridCentres, defaultRadius, drawCircle } from './similarity/prompting.js';
+export { trainConceptLayer, trainWithCutoff, interpretabilityCutoff } from './training/train-cbl.js';
+export { glmSaga } from './training/glm-saga.js';
+export { trainFinalLayer } from './training/final-layer.js';
+export { fitStandardiser, applyStandardiser, poolConceptMaps } from './training/standardise.js';
+export { trainSalfCbm, type TrainSalfCbmOptions, type TrainingMetrics } from './training/train-salf-cbm.js';
+export type { Progress } from './progress.js';
