@@ -1,0 +1,271 @@
+/**
+ * Training the concept bottleneck layer W_c [M×D] (SPEC step 3) on LF-CBM's schedule, and the
+ * interpretability cutoff that follows it.
+ *
+ * Schedule (LF-CBM `train_cbm.py`): each step draws min(stepSamples, N) random images (all grid
+ * positions of an image come with it), takes one Adam step (lr 1e-3), and every `valEvery` steps
+ * (and at the last step) evaluates the validation loss after the update. The best weights are
+ * kept; training stops at the first validation that does not improve on the best.
+ *
+ * When the step takes the whole training set (N ≤ stepSamples) the batch never changes, so its
+ * centred features and CLIP targets are prepared once (see `PreparedCblData`).
+ */
+import { Engine, getDefaultEngine } from '../engine/session.js';
+import { Adam, type AdamOptions } from './adam.js';
+import { PreparedCblData, type CblDims, type CblReduction } from './cbl-graph.js';
+import { Rng } from './rng.js';
+
+/** One split: features F [n,G,D] (channels last), normalised prompted CLIP embeddings I [n,G,E]. */
+export interface CblDataSet {
+  F: Float32Array;
+  I: Float32Array;
+  n: number;
+}
+
+/** Reported after every step. */
+export interface CblProgress {
+  step: number;
+  maxSteps: number;
+  /** Loss of the batch before the update. */
+  trainLoss: number;
+  /** Validation loss after the update, on validation steps. */
+  valLoss?: number;
+  bestStep: number;
+}
+
+/** One validation point. */
+export interface CblHistoryEntry {
+  step: number;
+  /** Training-batch loss before this step's update. */
+  trainLoss: number;
+  /** Validation loss after this step's update. */
+  valLoss: number;
+  /** Mean validation sim3 over all G·M columns. */
+  valSim: number;
+}
+
+/** Options of `trainConceptLayer`. */
+export interface TrainConceptLayerOptions {
+  train: CblDataSet;
+  val: CblDataSet;
+  /** Normalised concept text embeddings [M,E]. */
+  T: Float32Array;
+  M: number;
+  G: number;
+  D: number;
+  E: number;
+  /** Adam learning rate; 1e-3. */
+  lr?: number;
+  /** Images per step; 50,000 (LF-CBM). */
+  stepSamples?: number;
+  /** Most steps; 1000. */
+  maxSteps?: number;
+  /** Validate every this many steps; 50. */
+  valEvery?: number;
+  /** Seed for the initial weights and the batches; 0. */
+  seed?: number;
+  /** Initial W_c [M,D]; default nn.Linear's init U(−1/√D, 1/√D) from the seeded generator. */
+  init?: Float32Array;
+  onProgress?: (p: CblProgress) => void;
+  /** Engine that runs the graphs; the process default when omitted. */
+  engine?: Engine;
+  /** Epsilon added to the norms; see cbl-graph. */
+  eps?: number;
+  /** 'sum' (SPEC, default) or 'mean' (LF-CBM's −mean). Losses in the history use it too. */
+  reduction?: CblReduction;
+  /** Other Adam settings (betas, eps, weight decay). */
+  adam?: Omit<AdamOptions, 'lr'>;
+  /** Grid positions per graph run; see `PrepareOptions.gridChunk`. */
+  gridChunk?: number;
+}
+
+/** Result of `trainConceptLayer`. */
+export interface TrainConceptLayerResult {
+  /** The best weights found, [M,D]. */
+  Wc: Float32Array;
+  /** One entry per validation. */
+  history: CblHistoryEntry[];
+  /** Step whose weights are returned. */
+  bestStep: number;
+  /** Validation loss of those weights. */
+  bestValLoss: number;
+  /** Steps taken. */
+  steps: number;
+}
+
+/** PyTorch's nn.Linear default init for W [M,D]: kaiming-uniform(a=√5) = U(−1/√D, 1/√D). */
+export function initConceptLayer(M: number, D: number, rng: Rng): Float32Array {
+  const bound = 1 / Math.sqrt(D);
+  return rng.uniformArray(M * D, -bound, bound);
+}
+
+function checkSplit(name: string, s: CblDataSet, G: number, D: number, E: number): void {
+  if (!Number.isInteger(s.n) || s.n < 2) throw new Error(`trainConceptLayer: ${name}.n must be an integer ≥ 2 (similarities are over images), got ${s.n}`);
+  if (s.F.length !== s.n * G * D) throw new Error(`trainConceptLayer: ${name}.F has ${s.F.length} values, expected n×G×D = ${s.n * G * D}`);
+  if (s.I.length !== s.n * G * E) throw new Error(`trainConceptLayer: ${name}.I has ${s.I.length} values, expected n×G×E = ${s.n * G * E}`);
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`trainConceptLayer: ${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Trains W_c with the cubic cosine similarity loss, Adam and LF-CBM's early stopping. */
+export async function trainConceptLayer(options: TrainConceptLayerOptions): Promise<TrainConceptLayerResult> {
+  const { train, val, T, M, G, D, E } = options;
+  for (const [k, v] of Object.entries({ M, G, D, E })) positiveInt(k, v);
+  checkSplit('train', train, G, D, E);
+  checkSplit('val', val, G, D, E);
+  if (T.length !== M * E) throw new Error(`trainConceptLayer: T has ${T.length} values, expected M×E = ${M * E}`);
+  const maxSteps = positiveInt('maxSteps', options.maxSteps ?? 1000);
+  const valEvery = positiveInt('valEvery', options.valEvery ?? 50);
+  const stepSamples = positiveInt('stepSamples', options.stepSamples ?? 50000);
+  const engine = options.engine ?? getDefaultEngine();
+  const rng = new Rng(options.seed ?? 0);
+  const dims: CblDims = { G, D, E, M };
+  const prep = { eps: options.eps, reduction: options.reduction, gridChunk: options.gridChunk };
+
+  let W: Float32Array;
+  if (options.init) {
+    if (options.init.length !== M * D) throw new Error(`trainConceptLayer: init has ${options.init.length} values, expected M×D = ${M * D}`);
+    W = Float32Array.from(options.init);
+  } else {
+    W = initConceptLayer(M, D, rng);
+  }
+
+  const B = Math.min(stepSamples, train.n);
+  if (B < 2) throw new Error('trainConceptLayer: stepSamples must be ≥ 2');
+  const fullBatch = B === train.n ? await PreparedCblData.create(engine, train, T, dims, prep) : undefined;
+  const valData = await PreparedCblData.create(engine, val, T, dims, prep);
+  const opt = new Adam(M * D, { ...options.adam, lr: options.lr ?? 1e-3 });
+
+  const history: CblHistoryEntry[] = [];
+  let best: Float32Array = Float32Array.from(W);
+  let bestStep = -1;
+  let bestValLoss = Infinity;
+  let steps = 0;
+  for (let step = 0; step < maxSteps; step++) {
+    let batch = fullBatch;
+    if (!batch) {
+      batch = await PreparedCblData.create(engine, train, T, dims, { ...prep, rows: rng.sample(train.n, B) });
+    }
+    const { loss: trainLoss, grad } = await batch.lossAndGrad(W);
+    if (!Number.isFinite(trainLoss)) throw new Error(`trainConceptLayer: training loss is ${trainLoss} at step ${step}`);
+    opt.update(W, grad);
+    steps = step + 1;
+    if (step % valEvery === 0 || step === maxSteps - 1) {
+      const ev = await valData.evaluate(W);
+      history.push({ step, trainLoss, valLoss: ev.loss, valSim: ev.meanSim });
+      const improved = bestStep < 0 || ev.loss < bestValLoss;
+      if (improved) {
+        bestValLoss = ev.loss;
+        bestStep = step;
+        best = Float32Array.from(W);
+      }
+      options.onProgress?.({ step, maxSteps, trainLoss, valLoss: ev.loss, bestStep });
+      if (!improved) break; // LF-CBM: stop as soon as the validation loss stops falling
+    } else {
+      options.onProgress?.({ step, maxSteps, trainLoss, bestStep });
+    }
+  }
+  return { Wc: best, history, bestStep, bestValLoss, steps };
+}
+
+/** Options of `interpretabilityCutoff`. */
+export interface CutoffOptions {
+  /** Trained W_c [M,D]. */
+  Wc: Float32Array;
+  /** Validation split. */
+  val: CblDataSet;
+  T: Float32Array;
+  M: number;
+  G: number;
+  D: number;
+  E: number;
+  /** Concepts with similarity ≤ cutoff are dropped (LF-CBM keeps `sim > cutoff`); 0.45. */
+  cutoff?: number;
+  engine?: Engine;
+  eps?: number;
+  gridChunk?: number;
+}
+
+/** Which concepts pass the interpretability cutoff. */
+export interface CutoffReport {
+  cutoff: number;
+  /** Per concept: the mean over grid positions of the validation sim3 of its (m, g) columns. */
+  similarity: Float32Array;
+  /** Indices of the kept concepts, ascending. */
+  kept: number[];
+  /** Dropped concepts with their similarity, ascending by index. */
+  dropped: { index: number; similarity: number }[];
+}
+
+/**
+ * Per-concept validation similarity and the interpretability cutoff. The spatial model has one
+ * sim3 per (concept, grid position) column; a concept's similarity is their mean over the grid,
+ * so a concept is kept when, on average over positions, its map follows CLIP's local similarity
+ * on the validation set (the non-spatial LF-CBM has exactly one column per concept).
+ */
+export async function interpretabilityCutoff(options: CutoffOptions): Promise<CutoffReport> {
+  const { Wc, val, T, M, G, D, E } = options;
+  const cutoff = options.cutoff ?? 0.45;
+  checkSplit('val', val, G, D, E);
+  if (Wc.length !== M * D) throw new Error(`interpretabilityCutoff: Wc has ${Wc.length} values, expected M×D = ${M * D}`);
+  const engine = options.engine ?? getDefaultEngine();
+  const data = await PreparedCblData.create(engine, val, T, { G, D, E, M }, { eps: options.eps, gridChunk: options.gridChunk });
+  const similarity = (await data.evaluate(Wc)).conceptSim;
+  const kept: number[] = [];
+  const dropped: { index: number; similarity: number }[] = [];
+  similarity.forEach((s, m) => {
+    if (s > cutoff) kept.push(m);
+    else dropped.push({ index: m, similarity: s });
+  });
+  return { cutoff, similarity, kept, dropped };
+}
+
+/** Rows `rows` of X [·, R]. */
+export function selectRows(X: Float32Array, R: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * R);
+  rows.forEach((r, k) => out.set(X.subarray(r * R, (r + 1) * R), k * R));
+  return out;
+}
+
+/** Options of `trainWithCutoff`. */
+export interface TrainWithCutoffOptions extends TrainConceptLayerOptions {
+  /** Interpretability cutoff; 0.45. */
+  cutoff?: number;
+  /**
+   * Where the retraining starts: 'scratch' (default; a fresh init from the seed) or 'kept' (the
+   * kept rows of the first run's W_c, which LF-CBM keeps without retraining).
+   */
+  retrainFrom?: 'scratch' | 'kept';
+}
+
+/** Result of `trainWithCutoff`. */
+export interface TrainWithCutoffResult {
+  /** Final W_c for the kept concepts, [kept.length, D]. */
+  Wc: Float32Array;
+  /** Indices (into the original concept list) of the kept concepts. */
+  kept: number[];
+  /** The cutoff report of the first training. */
+  report: CutoffReport;
+  /** The first training, on all concepts. */
+  first: TrainConceptLayerResult;
+  /** The retraining on the kept concepts (the first training when nothing was dropped). */
+  final: TrainConceptLayerResult;
+}
+
+/** Train on all concepts → interpretability cutoff → retrain on the kept concepts. */
+export async function trainWithCutoff(options: TrainWithCutoffOptions): Promise<TrainWithCutoffResult> {
+  const { D, E } = options;
+  const first = await trainConceptLayer(options);
+  const report = await interpretabilityCutoff({ ...options, Wc: first.Wc });
+  const { kept } = report;
+  if (kept.length === 0) {
+    throw new Error(`trainWithCutoff: no concept has a validation similarity above the cutoff ${report.cutoff} (best ${Math.max(...report.similarity).toFixed(3)})`);
+  }
+  if (kept.length === options.M) return { Wc: first.Wc, kept, report, first, final: first };
+  const init = options.retrainFrom === 'kept' ? selectRows(first.Wc, D, kept) : undefined;
+  const final = await trainConceptLayer({ ...options, T: selectRows(options.T, E, kept), M: kept.length, init });
+  return { Wc: final.Wc, kept, report, first, final };
+}
