@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { repoRoot, tempDir } from '../helpers/paths.js';
+import { EmbeddingStore } from '../../src/similarity/embedding-store.js';
+import { writeRawImages } from './fake-encoder.js';
+import { childEncoder, resumeJob, type ChildConfig } from './resume-child.js';
+
+const here = fileURLToPath(import.meta.url);
+const ext = extname(here);
+const childScript = join(here, '..', `resume-child${ext}`);
+
+function spawnChild(config: ChildConfig): ChildProcess {
+  const args = ext === '.ts' ? ['--import', 'tsx', childScript] : [childScript];
+  return spawn(process.execPath, args, {
+    cwd: repoRoot(),
+    env: { ...process.env, SALF_RESUME_CHILD: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+const shardFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /^shard-\d+\.f16$/.test(f)) : []);
+
+test('a killed run resumes from its completed shards and ends identical to an uninterrupted run', async () => {
+  const root = tempDir();
+  const size = 32;
+  const images = writeRawImages(root, 12, size, 40);
+  const config: ChildConfig = { images, cacheDir: join(root, 'cache'), size, delayMs: 60 };
+
+  // Reference: one uninterrupted run, in this process, with the same encoder.
+  const refEncoder = childEncoder(config, 0);
+  const reference = await resumeJob({ ...config, cacheDir: join(root, 'reference') }, refEncoder);
+  const refData = reference.readAll();
+  await refEncoder.dispose();
+  const storeDir = join(config.cacheDir, reference.dir.split(/[\\/]/).pop()!);
+
+  // Run 1: SIGKILL once two shards are on disk (the child is then busy encoding).
+  const c1 = spawnChild(config);
+  let err1 = '';
+  c1.stderr!.on('data', (d) => (err1 += d));
+  const exit1 = exited(c1);
+  const deadline = Date.now() + 60_000;
+  while (shardFiles(storeDir).length < 2) {
+    assert.ok(Date.now() < deadline, `child 1 wrote no shards in time: ${err1}`);
+    const early = await Promise.race([exit1, new Promise((r) => setTimeout(() => r(undefined), 10))]);
+    assert.equal(early, undefined, `child 1 exited early: ${err1}`);
+  }
+  c1.kill('SIGKILL');
+  assert.equal((await exit1).signal, 'SIGKILL');
+  const after1 = shardFiles(storeDir).length;
+  assert.ok(after1 >= 2 && after1 < 6, `${after1} shards after the kill`);
+
+  // Run 2: resumes, writes the next shard's temporary file, and is killed before the rename.
+  const s1 = await EmbeddingStore.open(configStore(reference.manifest, images, config.cacheDir));
+  const missing = s1.missingShards();
+  assert.equal(missing.length, 6 - after1);
+  const pauseAt = missing[1] ?? missing[0]!;
+  const c2 = spawnChild({ ...config, pauseAtShard: pauseAt });
+  let out2 = '';
+  let err2 = '';
+  c2.stderr!.on('data', (d) => (err2 += d));
+  const exit2 = exited(c2);
+  const tmp = await new Promise<string>((resolve, reject) => {
+    c2.stdout!.on('data', (d) => {
+      out2 += d;
+      const m = /paused (\S+)\n/.exec(out2);
+      if (m) resolve(m[1]!);
+    });
+    void exit2.then(() => reject(new Error(`child 2 exited before pausing: ${err2}`)));
+  });
+  assert.ok(existsSync(tmp), 'the temporary shard file exists while the child waits');
+  assert.ok(statSync(tmp).size > 32);
+  c2.kill('SIGKILL');
+  await exit2;
+  assert.ok(!existsSync(join(storeDir, `shard-${String(pauseAt).padStart(6, '0')}.f16`)), 'the paused shard was never committed');
+
+  // Every shard file under its final name is complete; the temporary one is not counted.
+  const s2 = await EmbeddingStore.open(configStore(reference.manifest, images, config.cacheDir));
+  assert.equal(s2.dir, storeDir);
+  assert.ok(!s2.isComplete(pauseAt));
+  assert.ok(!existsSync(tmp), 'the temporary file is removed when the store is reopened');
+  for (const f of shardFiles(storeDir)) {
+    const i = Number(/\d+/.exec(f)![0]);
+    assert.ok(s2.isComplete(i), `${f} is complete`);
+  }
+  const remaining = s2.missingShards();
+  assert.ok(remaining.includes(pauseAt));
+
+  // Run 3 (in process): completes the rest only.
+  const encoder = childEncoder(config, 0);
+  const final = await resumeJob(config, encoder);
+  const expectedImages = remaining.reduce((n, i) => n + final.shardRange(i).count, 0);
+  assert.equal(encoder.imagesSeen, expectedImages * 4, 'only the missing shards were encoded');
+  await encoder.dispose();
+
+  assert.ok(final.complete);
+  const data = final.readAll();
+  assert.equal(Buffer.compare(Buffer.from(data.buffer), Buffer.from(refData.buffer)), 0, 'resumed result equals the uninterrupted one');
+  for (let i = 0; i < 6; i++) {
+    const a = readFileSync(final.shardPath(i));
+    const b = readFileSync(reference.shardPath(i));
+    assert.equal(Buffer.compare(a, b), 0, `shard ${i} bytes`);
+  }
+});
+
+function configStore(m: EmbeddingStore['manifest'], images: string[], cacheDir: string) {
+  return {
+    cacheDir,
+    images,
+    encoderId: m.encoderId,
+    inputSize: m.inputSize,
+    resize: m.resize,
+    mean: m.mean,
+    std: m.std,
+    grid: m.grid,
+    radius: m.radius,
+    placement: m.placement,
+    thickness: m.thickness,
+    color: m.color,
+    embedDim: m.embedDim,
+    shardSize: m.shardSize,
+  };
+}
