@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `salf-cbm` command line. */
 import { Command } from 'commander';
+import { conceptsCommand } from './commands/concepts.js';
 import { predictCommand } from './commands/predict.js';
 import { tensorsCommand } from './commands/tensors.js';
 import { trainCommand } from './commands/train.js';
@@ -10,7 +11,8 @@ const program = new Command('salf-cbm')
   .showHelpAfterError()
   .addCommand(trainCommand())
   .addCommand(predictCommand())
-  .addCommand(tensorsCommand());
+  .addCommand(tensorsCommand())
+  .addCommand(conceptsCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`salf-cbm: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -17,6 +17,7 @@ import { ClipModel } from '../models/clip.js';
 import { extractFeatures } from '../models/extract-features.js';
 import { SalfCbm, type SalfCbmConfig } from '../models/salf-cbm.js';
 import type { Pooling } from '../models/salf-head.js';
+import { conceptReportFromCutoff, type ConceptReport } from '../concepts/report.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { computePromptedEmbeddings } from '../similarity/compute.js';
 import { defaultRadius, type Placement } from '../similarity/prompting.js';
@@ -74,7 +75,8 @@ export interface TrainingMetrics {
   numTrain: number;
   numVal: number;
   skipped: { path: string; reason: string }[];
-  concepts: { given: number; kept: number; dropped: { concept: string; similarity: number }[] };
+  /** `report`: the interpretability cutoff in the concept-report format of `concepts filter` (src/concepts/report.ts). */
+  concepts: { given: number; kept: number; dropped: { concept: string; similarity: number }[]; report: ConceptReport };
   conceptLayer: { bestStep: number; bestValLoss: number; steps: number; history: unknown[] };
   finalLayer: { mode: string; lambda: number; nnz: number; nec: number; trainAccuracy: number; valAccuracy?: number };
 }
@@ -210,7 +212,7 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
     numTrain: nTrain,
     numVal: nVal,
     skipped,
-    concepts: { given: M0, kept: M, dropped },
+    concepts: { given: M0, kept: M, dropped, report: conceptReportFromCutoff(trained.report, options.concepts) },
     conceptLayer: { bestStep: trained.final.bestStep, bestValLoss: trained.final.bestValLoss, steps: trained.final.steps, history: trained.final.history },
     finalLayer: { mode: final.mode, lambda: final.lambda, nnz: final.metrics.nnz, nec: final.metrics.nec, trainAccuracy: final.metrics.trainAcc, valAccuracy: final.metrics.valAcc },
   };
