@@ -1,0 +1,124 @@
+/**
+ * `npm run eval:proving`: both evaluations on the proving ground's test split.
+ *
+ * Inputs (under `--dir`, default `.cache/proving-ground`; each overridable):
+ *   world/    a world written by tools/proving_ground/generate_world.ts (224 px)
+ *   models/   tools/proving_ground/train_models.py's output: classifier/{model.onnx, backbone.json}, clip/
+ *   salf/     a SALF-CBM trained on the world; trained here when missing (concepts: the world's
+ *             concept words plus the class names, e.g. "blue star", so the class concept map
+ *             serves the segmentation protocol)
+ * Outputs (`--out`, default `<dir>/eval`): classification.{json,md}, segmentation.{json,md},
+ * segmentation-figure.png, and a cache from which an interrupted run resumes.
+ *
+ * Last line: `eval acc_standard_sparse=<a> acc_lfcbm=<b> acc_salf_sparse=<c> miou_salf=<d>
+ * miou_cam=<e> miou_scorecam=<f>` (fractions in [0, 1]).
+ *
+ * Usage: node dist/scripts/eval-proving.js [--dir D] [--world D] [--models D] [--salf D] [--out D]
+ *          [--limit N] [--device cpu|cuda]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { progressBars } from '../src/cli/progress-bars.js';
+import { Engine, type Device } from '../src/engine/session.js';
+import { evaluateClassification } from '../src/eval/classification.js';
+import { classificationMarkdown, provingSummaryLine, segmentationMarkdown, writeReport } from '../src/eval/report.js';
+import { provingGroundSegDataset } from '../src/eval/seg-datasets.js';
+import { evaluateSegmentation } from '../src/eval/segmentation.js';
+import type { BackboneConfig } from '../src/models/backbone.js';
+import { readWorld } from '../src/proving-ground/index.js';
+import { trainSalfCbm } from '../src/training/train-salf-cbm.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dir: { type: 'string', default: '.cache/proving-ground' },
+      world: { type: 'string' },
+      models: { type: 'string' },
+      salf: { type: 'string' },
+      out: { type: 'string' },
+      limit: { type: 'string' },
+      device: { type: 'string', default: 'cpu' },
+    },
+  });
+  const dir = resolve(values.dir!);
+  const worldDir = resolve(values.world ?? join(dir, 'world'));
+  const modelsDir = resolve(values.models ?? join(dir, 'models'));
+  const salfDir = resolve(values.salf ?? join(dir, 'salf'));
+  const out = resolve(values.out ?? join(dir, 'eval'));
+  const device = values.device as Device;
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${values.device}`);
+  const limit = values.limit !== undefined ? Number(values.limit) : undefined;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got ${values.limit}`);
+
+  if (!existsSync(join(worldDir, 'world.json'))) {
+    throw new Error(`no proving-ground world at ${worldDir}: write one with \`npx tsx tools/proving_ground/generate_world.ts --out ${worldDir}\` (or pass --world)`);
+  }
+  const backboneJson = join(modelsDir, 'classifier', 'backbone.json');
+  const clipDir = join(modelsDir, 'clip');
+  if (!existsSync(backboneJson) || !existsSync(clipDir)) {
+    throw new Error(`no proving-ground models at ${modelsDir} (classifier/backbone.json, clip/): train them with \`.venv/bin/python tools/proving_ground/train_models.py --world ${worldDir} --out ${modelsDir}\` (or pass --models)`);
+  }
+  const world = readWorld(worldDir);
+  const progress = progressBars();
+  const engine = new Engine({ device });
+
+  if (!existsSync(join(salfDir, 'config.json'))) {
+    const raw = JSON.parse(readFileSync(backboneJson, 'utf8')) as BackboneConfig;
+    const backbone: BackboneConfig = {
+      model: resolve(dirname(backboneJson), raw.model),
+      featureTensor: raw.featureTensor,
+      layout: raw.layout,
+      ...(raw.logitsTensor ? { logitsTensor: raw.logitsTensor } : {}),
+      preprocess: raw.preprocess,
+    };
+    const concepts = [...world.concepts.map((c) => c.name), ...world.classes.map((c) => c.label)];
+    progress.log(`training a SALF-CBM on ${worldDir} with ${concepts.length} concepts into ${salfDir}`);
+    await trainSalfCbm({
+      data: join(worldDir, 'images'),
+      splitFile: join(worldDir, world.files.splitFile),
+      backbone,
+      clip: clipDir,
+      concepts,
+      out: salfDir,
+      cacheDir: join(dir, 'cache'),
+      device,
+      progress,
+    });
+  }
+
+  const cacheDir = join(out, 'cache');
+  const cls = await evaluateClassification({
+    model: salfDir,
+    data: join(worldDir, 'images'),
+    splitFile: join(worldDir, world.files.splitFile),
+    split: 'test',
+    cacheDir,
+    engine,
+    device,
+    progress,
+  });
+  const clsMd = classificationMarkdown(cls);
+  writeReport(out, 'classification', cls, clsMd);
+
+  const dataset = provingGroundSegDataset(worldDir, 'test', 'main');
+  const seg = await evaluateSegmentation({
+    model: salfDir,
+    dataset,
+    limit,
+    cacheDir,
+    figure: { path: join(out, 'segmentation-figure.png'), count: 4 },
+    engine,
+    progress,
+  });
+  const segMd = segmentationMarkdown(seg, join(out, 'segmentation.md'));
+  writeReport(out, 'segmentation', seg, segMd);
+
+  process.stdout.write(`${clsMd}\n${segMd}\nreports: ${out}\n`);
+  console.log(provingSummaryLine(cls, seg));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,477 @@
+/**
+ * Top-1 classification accuracy of SALF-CBM and its baselines on one split of an image folder
+ * (SPEC "Evaluation protocols"), every method on the same backbone, images and splits:
+ *
+ * - `standard`: the backbone's own classifier (its logits tensor), when it has one and its class
+ *   count matches the data set's (classes are assumed to be in the same order);
+ * - `standard-sparse`: global-average-pooled backbone features, standardised, with LF-CBM's
+ *   sparse final layer (GLM-SAGA, elastic net α = 0.99, λ = lam/α);
+ * - `lfcbm`: a non-spatial label-free CBM (Oikarinen et al. 2023): whole-image CLIP embeddings
+ *   give P = I·Tᵀ, a concept layer on the pooled features is trained with the same cubic cosine
+ *   loss and schedule (train-cbl.ts with a 1×1 "grid"), the interpretability cutoff drops weak
+ *   concepts, then the same standardisation and sparse final layer;
+ * - `salf`: the SALF-CBM's pooled concept activations with its own standardisation; `sparse` is
+ *   the model's own final layer when it was trained sparse (else trained here with lam), `dense`
+ *   a non-sparse final layer trained here (the paper's "non-sparse" row).
+ *
+ * Accuracy as a function of NEC: for standard-sparse, lfcbm and salf, a regularisation path from
+ * λ_max down is computed once, and for each target NEC the point with NEC closest to the target
+ * from below is chosen (selectPathPoint's `nec` rule) and evaluated on the split.
+ *
+ * Features (pooled backbone features, SALF activations, backbone logits, CLIP image embeddings)
+ * are computed in shards that are cached, so an interrupted run resumes.
+ */
+import { decodeRgb, resizeToSpec, toChwNormalised } from '../data/image-io.js';
+import { scanImageFolder, type Sample, type SplitName } from '../data/image-folder.js';
+import { GraphBuilder } from '../engine/onnx-builder.js';
+import { Engine, dataF32, f32, type Device } from '../engine/session.js';
+import type { Backbone } from '../models/backbone.js';
+import { ClipModel } from '../models/clip.js';
+import { SalfCbm } from '../models/salf-cbm.js';
+import { silentProgress, type Progress } from '../progress.js';
+import { trainFinalLayer, selectPathPoint } from '../training/final-layer.js';
+import { evaluateLinear, glmSaga, nec, nonZeros } from '../training/glm-saga.js';
+import { applyStandardiser, fitStandardiser, type Standardiser } from '../training/standardise.js';
+import { trainWithCutoff } from '../training/train-cbl.js';
+import { globalAverage, loadNativeBackbone } from './native-backbone.js';
+import { resizeFeatureGrid } from './resample.js';
+import { arraysIdentity, fileIdentity, ShardCache } from './shard-cache.js';
+
+/** The compared methods. */
+export type ClsMethod = 'standard' | 'standard-sparse' | 'lfcbm' | 'salf';
+export const CLS_METHODS: readonly ClsMethod[] = ['standard', 'standard-sparse', 'lfcbm', 'salf'];
+
+/** Options of {@link evaluateClassification}. */
+export interface ClassificationEvalOptions {
+  /** A trained SALF-CBM (directory or loaded); its backbone, grid and concepts are used. */
+  model: string | SalfCbm;
+  /** Image folder, one sub-folder per class (the model's classes, same names). */
+  data: string;
+  /** Split file; otherwise a stratified hold-out of valFraction (and testFraction). */
+  splitFile?: string;
+  valFraction?: number;
+  testFraction?: number;
+  /** Split evaluated; `test`. Final layers train on `train`; `val` picks path points. */
+  split?: Exclude<SplitName, 'train'>;
+  methods?: readonly ClsMethod[];
+  /** CLIP for LF-CBM; the model's own (config.clip.source) by default. */
+  clip?: string;
+  /** LF-CBM's concepts; the SALF-CBM's by default. */
+  lfcbmConcepts?: readonly string[];
+  /** The backbone's logits tensor for the `standard` row, overriding the model's config. */
+  logitsTensor?: string;
+  /** LF-CBM's sparsity parameter, λ = lam/0.99; the SALF-CBM's own λ·0.99 when it is sparse, else 7e-4. */
+  lam?: number;
+  /** Most epochs of the single-λ sparse and the dense fits; 1000. */
+  epochs?: number;
+  /** NEC targets; 5, 10, 15, 20, 25, 30. An empty list skips the paths. */
+  necTargets?: readonly number[];
+  /** The regularisation path: k points from λ_max to epsilon·λ_max, at most `epochs` epochs each (25, 1e-3, 200). */
+  path?: { k?: number; epsilon?: number; epochs?: number };
+  /** LF-CBM concept layer: LF-CBM's schedule and cutoff 0.45 by default. */
+  lfcbm?: { lr?: number; maxSteps?: number; stepSamples?: number; valEvery?: number; cutoff?: number };
+  /** Images per backbone batch (32) and per cached shard (256). */
+  batchSize?: number;
+  shardSize?: number;
+  cacheDir: string;
+  seed?: number;
+  device?: Device;
+  engine?: Engine;
+  progress?: Progress;
+}
+
+/** One row of the accuracy table. */
+export interface ClsRow {
+  method: string;
+  label: string;
+  /** Top-1 accuracy on the evaluated split, in [0, 1]; absent when the method could not run. */
+  accuracy?: number;
+  nnz?: number;
+  nec?: number;
+  lambda?: number;
+  /** Concepts in the bottleneck (CBMs). */
+  concepts?: number;
+  note?: string;
+}
+
+/** Accuracy at one NEC target. */
+export interface NecPoint {
+  target: number;
+  /** NEC and non-zero weights of the chosen path point. */
+  nec: number;
+  nnz: number;
+  lambda: number;
+  accuracy: number;
+}
+
+/** What {@link evaluateClassification} returns (and the CLI writes as JSON). */
+export interface ClassificationResult {
+  data: string;
+  split: string;
+  images: { train: number; val: number; eval: number };
+  classes: number;
+  backbone: string;
+  lam: number;
+  rows: ClsRow[];
+  necCurves: { method: string; label: string; points: NecPoint[] }[];
+  lfcbm?: { conceptsGiven: number; conceptsKept: number; cutoff: number; dropped: string[] };
+  /** Cache folders: per-image features (shards) and per-method results (one shard per method). */
+  cache: { features: string; results: string };
+}
+
+interface Split {
+  y: Int32Array;
+  n: number;
+  rows: number[];
+}
+
+/** A labelled feature split for a final layer. */
+interface XY {
+  X: Float32Array;
+  y: Int32Array;
+}
+
+function gatherRows(X: Float32Array, width: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, k) => out.set(X.subarray(r * width, (r + 1) * width), k * width));
+  return out;
+}
+
+/** X (n×D) times Wᵀ (W: M×D) in ONNX Runtime, n×M. */
+async function project(engine: Engine, key: string, X: Float32Array, n: number, W: Float32Array, M: number, D: number): Promise<Float32Array> {
+  const session = await engine.cached(`eval-project:${key}:${M}x${D}`, () => {
+    const b = new GraphBuilder('eval_project');
+    const x = b.input('x', 'float32', ['n', D]);
+    const wt = new Float32Array(D * M);
+    for (let m = 0; m < M; m++) for (let d = 0; d < D; d++) wt[d * M + m] = W[m * D + d]!;
+    b.op('MatMul', [x, b.constF32(wt, [D, M])], {}, 'y');
+    b.output('y', 'float32', ['n', M]);
+    return b.toBytes();
+  });
+  const out = new Float32Array(n * M);
+  const chunk = 8192;
+  for (let s = 0; s < n; s += chunk) {
+    const k = Math.min(chunk, n - s);
+    const res = await session.run({ x: f32(X.subarray(s * D, (s + k) * D), [k, D]) });
+    out.set(dataF32(res.y!, 'projection'), s * M);
+  }
+  return out;
+}
+
+/** Runs every comparison (see the module comment). */
+export async function evaluateClassification(options: ClassificationEvalOptions): Promise<ClassificationResult> {
+  const progress = options.progress ?? silentProgress;
+  const methods = options.methods ?? CLS_METHODS;
+  for (const m of methods) if (!CLS_METHODS.includes(m)) throw new Error(`classification: unknown method '${String(m)}' (${CLS_METHODS.join(', ')})`);
+  const engine = options.engine ?? new Engine({ device: options.device });
+  const salf = typeof options.model === 'string' ? SalfCbm.load(options.model, engine) : options.model;
+  const seed = options.seed ?? 0;
+  const splitName = options.split ?? 'test';
+
+  // Data and splits (checked before any long work).
+  const folder = scanImageFolder(options.data, options.splitFile
+    ? { splitFile: options.splitFile }
+    : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
+  if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {
+    throw new Error(`${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`);
+  }
+  const trainS = folder.split('train');
+  const valS = folder.split('val');
+  const evalS = folder.split(splitName);
+  if (trainS.length < 2 || valS.length < 1 || evalS.length < 1) {
+    throw new Error(`${options.data}: need ≥ 2 training, ≥ 1 validation and ≥ 1 ${splitName} images (got ${trainS.length}, ${valS.length}, ${evalS.length})`);
+  }
+  const all: Sample[] = [];
+  const at = new Map<string, number>();
+  const splitOf = (samples: Sample[]): Split => {
+    const rows = samples.map((s) => {
+      let r = at.get(s.path);
+      if (r === undefined) {
+        r = all.length;
+        at.set(s.path, r);
+        all.push(s);
+      }
+      return r;
+    });
+    return { rows, n: rows.length, y: Int32Array.from(samples, (s) => s.label) };
+  };
+  const train = splitOf(trainS);
+  const val = splitOf(valS);
+  const ev = splitOf(evalS);
+  const L = folder.classes.length;
+
+  const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
+  const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
+  if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
+  const useLf = methods.includes('lfcbm');
+  const clip = useLf ? await ClipModel.load(options.clip ?? salf.config.clip.source, { device: options.device }) : undefined;
+  const lfConcepts = [...(options.lfcbmConcepts ?? salf.concepts)];
+  if (useLf && lfConcepts.length === 0) throw new Error('classification: the LF-CBM concept list is empty');
+
+  const feats = await computeFeatures(backbone, salf, clip, all, engine, options, progress);
+  const D = backbone.featureDim;
+  const M = salf.shape.M;
+  const alpha = 0.99;
+  const lam = options.lam ?? (salf.config.finalLayer.mode === 'sparse' && salf.config.finalLayer.lambda ? salf.config.finalLayer.lambda * alpha : 7e-4);
+  const epochs = options.epochs ?? 1000;
+  const targets = [...(options.necTargets ?? [5, 10, 15, 20, 25, 30])];
+  const pathOpts = { k: options.path?.k ?? 25, epsilon: options.path?.epsilon ?? 1e-3, epochs: options.path?.epochs ?? 200 };
+
+  const rows: ClsRow[] = [];
+  const curves: ClassificationResult['necCurves'] = [];
+  const xy = (X: Float32Array, width: number, s: Split): XY => ({ X: gatherRows(X, width, s.rows), y: s.y });
+  let lfInfo: ClassificationResult['lfcbm'];
+
+  // Each method's rows and curve are cached once computed, so a rerun resumes after the last one.
+  const results = new ShardCache(options.cacheDir, 'classification-results', {
+    v: 1,
+    features: feats.cacheDir,
+    split: splitName,
+    rows: arraysIdentity([Float32Array.from(train.rows), Float32Array.from(val.rows), Float32Array.from(ev.rows)]),
+    lam, epochs, targets, pathOpts, seed,
+    salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
+    lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
+  }, 1);
+  interface StepResult { rows: ClsRow[]; curves: ClassificationResult['necCurves']; lfcbm?: ClassificationResult['lfcbm'] }
+  let reusedSteps = 0;
+  const step = async (index: number, run: () => Promise<void>): Promise<void> => {
+    const cached = results.readJson<StepResult>(index);
+    if (cached) {
+      rows.push(...cached.rows);
+      curves.push(...cached.curves);
+      if (cached.lfcbm) lfInfo = cached.lfcbm;
+      reusedSteps++;
+      return;
+    }
+    const [r0, c0] = [rows.length, curves.length];
+    await run();
+    results.writeJson(index, { rows: rows.slice(r0), curves: curves.slice(c0), ...(index === 2 && lfInfo ? { lfcbm: lfInfo } : {}) });
+  };
+
+  /** Sparse (single λ) row and NEC curve of standardised features. */
+  const sparseAndCurve = async (method: string, label: string, Xall: Float32Array, width: number, std: Standardiser, extra: Partial<ClsRow>, own?: { W: Float32Array; b: Float32Array }): Promise<void> => {
+    const stdz = (s: Split): XY => {
+      const d = xy(Xall, width, s);
+      return { X: applyStandardiser(d.X, s.n, width, std), y: d.y };
+    };
+    const tr = stdz(train);
+    const va = stdz(val);
+    const te = stdz(ev);
+    let W: Float32Array;
+    let b: Float32Array;
+    let lambda: number | undefined;
+    let note: string | undefined;
+    if (own) {
+      ({ W, b } = own);
+      lambda = salf.config.finalLayer.lambda;
+      note = "the model's own final layer";
+    } else {
+      progress.start(`${label} (λ = ${(lam / alpha).toExponential(2)})`, epochs);
+      const fl = await trainFinalLayer({
+        Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'sparse', lam, epochsPerLambda: epochs, seed, engine,
+        onProgress: (p) => progress.update(p.epoch),
+      });
+      progress.stop();
+      ({ W, b, lambda } = fl);
+    }
+    const acc = (await evaluateLinear(engine, W, b, te, L, width)).acc;
+    rows.push({ method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) });
+    if (targets.length === 0) return;
+    progress.start(`${label}: λ path`, pathOpts.k);
+    const points = await glmSaga({
+      X: tr.X, y: tr.y, nClasses: L, alpha, k: pathOpts.k, epsilon: pathOpts.epsilon, doZero: false,
+      epochsPerLambda: pathOpts.epochs, val: va, seed, engine,
+      onProgress: (p) => progress.update(p.lambdaIndex + (p.point ? 1 : 0), `NEC ${p.point ? p.point.nec.toFixed(1) : '…'}`),
+    });
+    progress.stop();
+    const curve: NecPoint[] = [];
+    for (const t of targets) {
+      const p = points[selectPathPoint(points, 'nec', t)]!;
+      curve.push({ target: t, nec: p.nec, nnz: p.nnz, lambda: p.lambda, accuracy: (await evaluateLinear(engine, p.W, p.b, te, L, width)).acc });
+    }
+    curves.push({ method, label, points: curve });
+  };
+
+  // (a) The backbone's own classifier.
+  if (methods.includes('standard')) await step(0, async () => {
+    const Lh = backbone.numClasses;
+    if (Lh === undefined || !feats.logits) {
+      rows.push({ method: 'standard', label: 'standard (backbone head)', note: 'the backbone config names no logits tensor' });
+    } else if (Lh !== L) {
+      rows.push({ method: 'standard', label: 'standard (backbone head)', note: `the head has ${Lh} classes, the data set ${L}` });
+    } else {
+      let correct = 0;
+      ev.rows.forEach((r, k) => {
+        const z = feats.logits!.subarray(r * L, (r + 1) * L);
+        let best = 0;
+        for (let c = 1; c < L; c++) if (z[c]! > z[best]!) best = c;
+        if (best === ev.y[k]) correct++;
+      });
+      rows.push({ method: 'standard', label: 'standard (backbone head)', accuracy: correct / ev.n });
+    }
+  });
+
+  // (b) Sparse final layer on pooled backbone features.
+  if (methods.includes('standard-sparse')) await step(1, async () => {
+    const std = fitStandardiser(gatherRows(feats.gap, D, train.rows), train.n, D);
+    await sparseAndCurve('standard-sparse', 'standard, sparse', feats.gap, D, std, {});
+  });
+
+  // (c) LF-CBM: non-spatial concept layer on pooled features, global CLIP similarities.
+  const clipFeats = feats.clip;
+  if (useLf && clip && clipFeats) await step(2, async () => {
+    const E = clip.embedDim;
+    const T = await clip.encodeTexts(lfConcepts);
+    const lf = options.lfcbm ?? {};
+    const maxSteps = lf.maxSteps ?? 1000;
+    progress.start('LF-CBM concept layer', maxSteps);
+    const trained = await trainWithCutoff({
+      train: { F: gatherRows(feats.gap, D, train.rows), I: gatherRows(clipFeats, E, train.rows), n: train.n },
+      val: { F: gatherRows(feats.gap, D, val.rows), I: gatherRows(clipFeats, E, val.rows), n: val.n },
+      T, M: lfConcepts.length, G: 1, D, E,
+      lr: lf.lr, maxSteps, stepSamples: lf.stepSamples, valEvery: lf.valEvery, cutoff: lf.cutoff, seed, engine,
+      onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}`),
+    });
+    progress.stop();
+    const Mk = trained.kept.length;
+    const acts = await project(engine, `lfcbm:${arraysIdentity([trained.Wc])}`, feats.gap, all.length, trained.Wc, Mk, D);
+    const std = fitStandardiser(gatherRows(acts, Mk, train.rows), train.n, Mk);
+    lfInfo = { conceptsGiven: lfConcepts.length, conceptsKept: Mk, cutoff: trained.report.cutoff, dropped: trained.report.dropped.map((d) => lfConcepts[d.index]!) };
+    await sparseAndCurve('lfcbm', 'LF-CBM, sparse', acts, Mk, std, { concepts: Mk });
+  });
+
+  // (d) SALF-CBM, sparse and dense.
+  if (methods.includes('salf')) await step(3, async () => {
+    const std: Standardiser = { mean: salf.weights.mean, std: salf.weights.std };
+    const own = salf.config.finalLayer.mode === 'sparse' ? { W: salf.weights.finalWeight, b: salf.weights.finalBias } : undefined;
+    await sparseAndCurve('salf-sparse', 'SALF-CBM, sparse', feats.salf, M, std, { concepts: M }, own);
+    const stdz = (s: Split): XY => ({ X: applyStandardiser(gatherRows(feats.salf, M, s.rows), s.n, M, std), y: s.y });
+    const te = stdz(ev);
+    let W: Float32Array;
+    let b: Float32Array;
+    let note: string | undefined;
+    if (salf.config.finalLayer.mode === 'dense') {
+      ({ finalWeight: W, finalBias: b } = salf.weights);
+      note = "the model's own final layer";
+    } else {
+      const tr = stdz(train);
+      const va = stdz(val);
+      progress.start('SALF-CBM, dense', epochs);
+      ({ W, b } = await trainFinalLayer({
+        Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'dense', epochsPerLambda: epochs, seed, engine,
+        onProgress: (p) => progress.update(p.epoch),
+      }));
+      progress.stop();
+    }
+    rows.push({
+      method: 'salf-dense', label: 'SALF-CBM, dense', accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
+      nnz: nonZeros(W), nec: nec(W, L, M), concepts: M, ...(note ? { note } : {}),
+    });
+  });
+  if (reusedSteps > 0) progress.log(`classification: reused ${reusedSteps} cached method result(s) from ${results.dir}`);
+
+  return {
+    data: folder.root,
+    split: splitName,
+    images: { train: train.n, val: val.n, eval: ev.n },
+    classes: L,
+    backbone: config.model,
+    lam,
+    rows,
+    necCurves: curves,
+    ...(lfInfo ? { lfcbm: lfInfo } : {}),
+    cache: { features: feats.cacheDir, results: results.dir },
+  };
+}
+
+/** Per-image features of every sample, from cached shards or computed. */
+async function computeFeatures(
+  backbone: Backbone,
+  salf: SalfCbm,
+  clip: ClipModel | undefined,
+  samples: readonly Sample[],
+  engine: Engine,
+  options: ClassificationEvalOptions,
+  progress: Progress,
+): Promise<{ gap: Float32Array; salf: Float32Array; logits?: Float32Array; clip?: Float32Array; cacheDir: string }> {
+  const n = samples.length;
+  const D = backbone.featureDim;
+  const P = backbone.gridSize;
+  const M = salf.shape.M;
+  const Lh = backbone.numClasses;
+  const E = clip?.embedDim;
+  const w = salf.weights;
+  const cache = new ShardCache(options.cacheDir, 'classification-features', {
+    v: 1,
+    backbone: backbone.config,
+    backboneFile: fileIdentity([backbone.config.model]),
+    salf: arraysIdentity([w.conceptWeight]),
+    grid: salf.config.grid,
+    pooling: salf.config.pooling,
+    clip: clip?.id,
+    images: fileIdentity(samples.map((s) => s.path)),
+    count: n,
+  }, options.shardSize ?? 256);
+  const gap = new Float32Array(n * D);
+  const act = new Float32Array(n * M);
+  const logits = Lh !== undefined ? new Float32Array(n * Lh) : undefined;
+  const emb = E !== undefined ? new Float32Array(n * E) : undefined;
+  const batch = options.batchSize ?? 32;
+  const S = backbone.inputSize;
+  const pre = backbone.config.preprocess;
+  const shards = cache.shards(n);
+  let reused = 0;
+  progress.start('features', n);
+  for (let s = 0; s < shards; s++) {
+    const [a, b] = cache.range(s, n);
+    let got = cache.readArrays(s);
+    if (got && got.gap?.length === (b - a) * D) {
+      reused++;
+    } else {
+      got = { gap: new Float32Array((b - a) * D), salf: new Float32Array((b - a) * M) };
+      if (Lh !== undefined) got.logits = new Float32Array((b - a) * Lh);
+      if (E !== undefined) got.clip = new Float32Array((b - a) * E);
+      for (let i = a; i < b; i += batch) {
+        const k = Math.min(batch, b - i);
+        const decoded = await decodePool(samples.slice(i, i + k).map((x) => x.path), 4);
+        const px = new Float32Array(k * 3 * S * S);
+        decoded.forEach((img, j) => toChwNormalised(resizeToSpec(img, pre.resize, pre.interpolation ?? 'bilinear'), pre.mean, pre.std, px, j * 3 * S * S));
+        const out = await backbone.run(px, k);
+        got.gap.set(globalAverage(out.features, k, P, D), (i - a) * D);
+        const gridF = await resizeFeatureGrid(engine, out.features, k, backbone.nativeGrid, salf.config.grid, D);
+        got.salf.set((await salf.forwardFeatures(gridF, k)).activations, (i - a) * M);
+        if (got.logits && out.logits) got.logits.set(out.logits, (i - a) * Lh!);
+        if (clip && got.clip) {
+          const C = clip.inputSize;
+          const cpx = new Float32Array(k * 3 * C * C);
+          decoded.forEach((img, j) => toChwNormalised(resizeToSpec(img, { size: C, mode: 'center' }, 'bicubic'), clip.mean, clip.std, cpx, j * 3 * C * C));
+          got.clip.set(await clip.encodeImages(cpx, k), (i - a) * E!);
+        }
+        progress.update(i + k);
+      }
+      cache.writeArrays(s, got);
+    }
+    gap.set(got.gap!, a * D);
+    act.set(got.salf!, a * M);
+    if (logits && got.logits) logits.set(got.logits, a * Lh!);
+    if (emb && got.clip) emb.set(got.clip, a * E!);
+    progress.update(b);
+  }
+  progress.stop();
+  if (reused > 0) progress.log(`classification: reused ${reused} of ${shards} cached feature shard(s) from ${cache.dir}`);
+  return { gap, salf: act, ...(logits ? { logits } : {}), ...(emb ? { clip: emb } : {}), cacheDir: cache.dir };
+}
+
+/** Decodes files with at most `concurrency` in flight, in order; errors name the file. */
+async function decodePool(paths: readonly string[], concurrency: number) {
+  const out = new Array<Awaited<ReturnType<typeof decodeRgb>>>(paths.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < paths.length) {
+      const i = next++;
+      out[i] = await decodeRgb(paths[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * Resumable evaluations: results are written in shards (a fixed number of consecutive items),
+ * each shard atomically (src/data/atomic-write.ts), in a folder named by a hash of everything
+ * that determines them (model, data, settings). A killed run keeps its finished shards; a rerun
+ * with the same inputs reads them back and computes only the missing ones. A shard holds either
+ * JSON or named float32 arrays.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../data/atomic-write.js';
+
+/** A folder of shards for one (model, data, settings) combination. */
+export class ShardCache {
+  /** The folder holding the shards. */
+  readonly dir: string;
+
+  /**
+   * `root` is the cache folder, `kind` a short name (e.g. `segmentation`), `identity` any JSON
+   * that determines the results (hashed into the folder name and stored beside the shards).
+   */
+  constructor(root: string, kind: string, readonly identity: unknown, readonly shardSize: number) {
+    if (!Number.isInteger(shardSize) || shardSize < 1) throw new Error(`ShardCache: shard size must be a positive integer, got ${shardSize}`);
+    const key = createHash('sha256').update(JSON.stringify({ kind, identity, shardSize })).digest('hex').slice(0, 24);
+    this.dir = join(resolve(root), `${kind}-${key}`);
+    const meta = join(this.dir, 'identity.json');
+    if (!existsSync(meta)) writeJsonAtomic(meta, { kind, shardSize, identity });
+  }
+
+  /** Number of shards for `count` items. */
+  shards(count: number): number {
+    return Math.ceil(count / this.shardSize);
+  }
+
+  /** Items [start, end) of shard `s` among `count`. */
+  range(s: number, count: number): [number, number] {
+    return [s * this.shardSize, Math.min(count, (s + 1) * this.shardSize)];
+  }
+
+  private path(s: number, ext: string): string {
+    return join(this.dir, `shard-${String(s).padStart(6, '0')}.${ext}`);
+  }
+
+  /** The JSON of shard `s`, or undefined when it is not written yet. */
+  readJson<T>(s: number): T | undefined {
+    const p = this.path(s, 'json');
+    if (!existsSync(p)) return undefined;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')) as T;
+    } catch (err) {
+      throw new Error(`${p}: unreadable cache shard (${(err as Error).message}); delete it to recompute`);
+    }
+  }
+
+  writeJson(s: number, value: unknown): void {
+    writeFileAtomic(this.path(s, 'json'), JSON.stringify(value) + '\n');
+  }
+
+  /** The arrays of shard `s`, or undefined when it is not written yet. */
+  readArrays(s: number): Record<string, Float32Array> | undefined {
+    const p = this.path(s, 'f32');
+    if (!existsSync(p)) return undefined;
+    const bytes = readFileSync(p);
+    const where = `${p}: corrupt cache shard (delete it to recompute)`;
+    if (bytes.length < 4) throw new Error(where);
+    const headerLength = bytes.readUInt32LE(0);
+    let header: { name: string; length: number }[];
+    try {
+      header = JSON.parse(bytes.subarray(4, 4 + headerLength).toString('utf8')) as { name: string; length: number }[];
+    } catch {
+      throw new Error(where);
+    }
+    let at = 4 + headerLength;
+    at += (4 - (at % 4)) % 4;
+    const out: Record<string, Float32Array> = {};
+    for (const { name, length } of header) {
+      if (at + length * 4 > bytes.length) throw new Error(where);
+      const copy = new Uint8Array(length * 4);
+      copy.set(bytes.subarray(at, at + length * 4));
+      out[name] = new Float32Array(copy.buffer);
+      at += length * 4;
+    }
+    return out;
+  }
+
+  writeArrays(s: number, arrays: Record<string, Float32Array>): void {
+    const header = Buffer.from(JSON.stringify(Object.entries(arrays).map(([name, a]) => ({ name, length: a.length }))), 'utf8');
+    let at = 4 + header.length;
+    const pad = (4 - (at % 4)) % 4;
+    at += pad;
+    const total = at + Object.values(arrays).reduce((a, x) => a + x.byteLength, 0);
+    const bytes = Buffer.alloc(total);
+    bytes.writeUInt32LE(header.length, 0);
+    header.copy(bytes, 4);
+    for (const a of Object.values(arrays)) {
+      bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+      at += a.byteLength;
+    }
+    writeFileAtomic(this.path(s, 'f32'), bytes);
+  }
+}
+
+/** Identity of files for cache keys: absolute path, size and modification time. */
+export function fileIdentity(paths: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const p of paths) {
+    const st = statSync(p);
+    h.update(`${resolve(p)}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+/** A short hash of float32 arrays (model weights in cache keys). */
+export function arraysIdentity(arrays: readonly Float32Array[]): string {
+  const h = createHash('sha256');
+  for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex').slice(0, 32);
+}
