@@ -2,9 +2,16 @@
 /** The `salf-cbm` command line. */
 import { Command } from 'commander';
 import { conceptsCommand } from './commands/concepts.js';
+import { evalCommand } from './commands/eval.js';
+import { explainCommand } from './commands/explain.js';
+import { explainRegionCommand } from './commands/explain-region.js';
+import { exportCommand } from './commands/export.js';
+import { interveneCommand } from './commands/intervene.js';
 import { predictCommand } from './commands/predict.js';
+import { rulesCommand } from './commands/rules.js';
 import { tensorsCommand } from './commands/tensors.js';
 import { trainCommand } from './commands/train.js';
+import { videoCommand } from './commands/video.js';
 
 const program = new Command('salf-cbm')
   .description('Spatially-aware, label-free concept bottleneck models: turn a vision network into a self-explaining one')
@@ -12,7 +19,14 @@ const program = new Command('salf-cbm')
   .addCommand(trainCommand())
   .addCommand(predictCommand())
   .addCommand(tensorsCommand())
-  .addCommand(conceptsCommand());
+  .addCommand(conceptsCommand())
+  .addCommand(evalCommand())
+  .addCommand(explainCommand())
+  .addCommand(rulesCommand())
+  .addCommand(explainRegionCommand())
+  .addCommand(interveneCommand())
+  .addCommand(videoCommand())
+  .addCommand(exportCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`salf-cbm: ${err instanceof Error ? err.message : String(err)}\n`);
