@@ -13,7 +13,7 @@ import { GraphBuilder } from '../src/engine/onnx-builder.js';
 import { Engine, f32 } from '../src/engine/session.js';
 import { Adam } from '../src/training/adam.js';
 import { cblLossAndGrad, defaultGridChunk, PreparedCblData } from '../src/training/cbl-graph.js';
-import { Rng } from '../src/training/rng.js';
+import { Rng } from '../src/rng.js';
 import { initConceptLayer } from '../src/training/train-cbl.js';
 
 function arg(name: string, def: number): number {

@@ -14,6 +14,7 @@ import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
 import { loadRgb, type Interpolation } from './image-io.js';
+import { Rng } from '../rng.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
 
 /** One image and its class index. */
@@ -212,7 +213,8 @@ export function splitSamples<S extends { label: number }>(
   });
   const assign = new Uint8Array(samples.length); // 0 train, 1 val, 2 test
   for (const [label, idx] of byClass) {
-    const rnd = mulberry32(mixSeed(seed, label));
+    const rng = new Rng(mixSeed(seed, label));
+    const rnd = (): number => rng.next();
     for (let i = idx.length - 1; i > 0; i--) {
       const j = Math.floor(rnd() * (i + 1));
       const t = idx[i]!;
@@ -403,14 +405,3 @@ function mixSeed(seed: number, label: number): number {
   return h >>> 0;
 }
 
-/** Small seeded PRNG with uniform output in [0, 1). */
-function mulberry32(state: number): () => number {
-  let a = state >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

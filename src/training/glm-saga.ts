@@ -35,7 +35,7 @@
  */
 import { GraphBuilder, attr } from '../engine/onnx-builder.js';
 import { Engine, getDefaultEngine, f32, dataF32, ort } from '../engine/session.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 /** Threshold below which a weight counts as zero (glm_saga's and LF-CBM's sparsity report). */
 export const NONZERO_EPS = 1e-5;

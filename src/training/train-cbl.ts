@@ -13,7 +13,7 @@
 import { Engine, getDefaultEngine } from '../engine/session.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { PreparedCblData, type CblDims, type CblReduction } from './cbl-graph.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 /** One split: features F [n,G,D] (channels last), normalised prompted CLIP embeddings I [n,G,E]. */
 export interface CblDataSet {

@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { GraphBuilder, attr, type Dim } from '../../src/engine/onnx-builder.js';
+import { Rng } from '../../src/rng.js';
 
 /** What a tiny model file holds, for building a BackboneConfig. */
 export interface TinyModelInfo {
@@ -20,17 +21,6 @@ export interface TinyModelInfo {
   featureDims: number[];
 }
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Uniform weights scaled to keep activations of order one (He-style, by fan-in). */
 function weights(rand: () => number, count: number, fanIn: number, gain = 1): Float32Array {
@@ -56,7 +46,8 @@ export function writeTinyCnn(path: string, opts: TinyCnnOptions = {}): TinyModel
   const size = opts.size ?? 64;
   const classes = opts.classes ?? 10;
   if (size % 16 !== 0) throw new Error(`writeTinyCnn: size ${size} is not a multiple of 16`);
-  const rand = rng(opts.seed ?? 1);
+  const gen = new Rng(opts.seed ?? 1);
+  const rand = (): number => gen.next();
   const b = new GraphBuilder('tiny_cnn');
   let x = b.input('pixels', 'float32', [opts.batch ?? 'N', 3, size, size]);
   const widths = [3, 8, 16, 32, 32];
@@ -107,7 +98,8 @@ export function writeTinyVit(path: string, opts: TinyVitOptions = {}): TinyModel
   const side = size / patch;
   const P = side * side;
   const T = P + (withCls ? 1 : 0);
-  const rand = rng(opts.seed ?? 2);
+  const gen = new Rng(opts.seed ?? 2);
+  const rand = (): number => gen.next();
   const b = new GraphBuilder('tiny_vit');
   const x = b.input('pixels', 'float32', [opts.batch ?? 'N', 3, size, size]);
   const fan = 3 * patch * patch;

@@ -16,6 +16,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraphBuilder, attr } from '../../src/engine/onnx-builder.js';
+import { Rng } from '../../src/rng.js';
 
 /** Options of {@link writeTinyClip}. */
 export interface TinyClipOptions {
@@ -48,17 +49,6 @@ export const TINY_CLIP_WORDS: readonly string[] = [
 const START = '<|startoftext|>';
 const END = '<|endoftext|>';
 
-/** mulberry32: a small, fast, seeded 32-bit PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` normal(0, scale²) samples (Box–Muller). */
 function normals(rand: () => number, count: number, scale: number): Float32Array {
@@ -235,7 +225,8 @@ export async function writeTinyClip(dir: string, opts: TinyClipOptions = {}): Pr
   if (!Number.isInteger(inputSize) || inputSize < 8) throw new Error(`tiny CLIP: inputSize must be an integer ≥ 8 (got ${inputSize})`);
   if (!Number.isInteger(embedDim) || embedDim < 1) throw new Error(`tiny CLIP: embedDim must be a positive integer (got ${embedDim})`);
 
-  const rand = mulberry32(seed);
+  const gen = new Rng(seed);
+  const rand = (): number => gen.next();
   const { vocab, merges } = bpeVocabulary([...TINY_CLIP_WORDS, ...(opts.words ?? [])]);
   const vocabSize = Object.keys(vocab).length;
   const vision = visionModel(rand, inputSize, embedDim);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fixturePath } from '../helpers/paths.js';
 import { Engine } from '../../src/engine/session.js';
 import { buildCblGraph, cblEvaluate, cblLossAndGrad, defaultGridChunk, gridMajorChunk, PreparedCblData, type CblShape } from '../../src/training/cbl-graph.js';
-import { Rng } from '../../src/training/rng.js';
+import { Rng } from '../../src/rng.js';
 import { Adam } from '../../src/training/adam.js';
 
 interface Golden {

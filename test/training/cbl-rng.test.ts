@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../src/training/rng.js';
+import { Rng } from '../../src/rng.js';
 
 test('the seeded generator is deterministic and seeds differ', () => {
   const a = new Rng(123);

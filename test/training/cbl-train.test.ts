@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/engine/session.js';
 import { PreparedCblData } from '../../src/training/cbl-graph.js';
-import { Rng } from '../../src/training/rng.js';
+import { Rng } from '../../src/rng.js';
 import { initConceptLayer, interpretabilityCutoff, selectRows, trainConceptLayer, trainWithCutoff, type CblDataSet } from '../../src/training/train-cbl.js';
 
 const engine = new Engine({ threads: 1 });

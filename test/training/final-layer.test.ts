@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixturePath } from '../helpers/paths.js';
 import { Engine } from '../../src/engine/session.js';
-import { Rng } from '../../src/training/rng.js';
+import { Rng } from '../../src/rng.js';
 import { trainFinalLayer, selectPathPoint, nec, type PathSummary } from '../../src/training/final-layer.js';
 import { fitStandardiser, applyStandardiser, poolConceptMaps } from '../../src/training/standardise.js';
 
