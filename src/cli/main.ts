@@ -2,6 +2,7 @@
 /** The `salf-cbm` command line. */
 import { Command } from 'commander';
 import { conceptsCommand } from './commands/concepts.js';
+import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { explainCommand } from './commands/explain.js';
 import { explainRegionCommand } from './commands/explain-region.js';
@@ -9,6 +10,7 @@ import { exportCommand } from './commands/export.js';
 import { interveneCommand } from './commands/intervene.js';
 import { predictCommand } from './commands/predict.js';
 import { rulesCommand } from './commands/rules.js';
+import { serveCommand } from './commands/serve.js';
 import { tensorsCommand } from './commands/tensors.js';
 import { trainCommand } from './commands/train.js';
 import { videoCommand } from './commands/video.js';
@@ -16,6 +18,7 @@ import { videoCommand } from './commands/video.js';
 const program = new Command('salf-cbm')
   .description('Spatially-aware, label-free concept bottleneck models: turn a vision network into a self-explaining one')
   .showHelpAfterError()
+  .addCommand(demoCommand())
   .addCommand(trainCommand())
   .addCommand(predictCommand())
   .addCommand(tensorsCommand())
@@ -26,7 +29,8 @@ const program = new Command('salf-cbm')
   .addCommand(explainRegionCommand())
   .addCommand(interveneCommand())
   .addCommand(videoCommand())
-  .addCommand(exportCommand());
+  .addCommand(exportCommand())
+  .addCommand(serveCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`salf-cbm: ${err instanceof Error ? err.message : String(err)}\n`);

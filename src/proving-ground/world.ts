@@ -6,7 +6,7 @@
  *   class's shape and colour, with a random pattern.
  * - Distractors: zero to three smaller objects (radius at most 0.55 of the main one's, so their
  *   area is at most 0.73 of the smallest possible main object's). They never overlap the main
- *   object and may overlap each other a little (occlusion). About a third carry another class's
+ *   object and may overlap each other a little (occlusion). About a third carry a class's
  *   shape–colour pair.
  * - train / val / test: backgrounds plain, gradient or noise; distractors never use the
  *   held-out shape–colour combinations.
