@@ -2,8 +2,9 @@
  * `npm run eval:proving`: both evaluations on the proving ground's test split.
  *
  * Inputs (under `--dir`, default `.cache/proving-ground`; each overridable):
- *   world/    a world written by tools/proving_ground/generate_world.ts (224 px)
- *   models/   tools/proving_ground/train_models.py's output: classifier/{model.onnx, backbone.json}, clip/
+ *   world/    a proving-ground world (224 px); generated here with the demo's sizes and seed 0 when missing
+ *   --models  classifier/{model.onnx, backbone.json} and clip/, as tools/proving_ground/train_models.py
+ *             writes them; the committed assets/proving-ground/ by default
  *   salf/     a SALF-CBM trained on the world; trained here when missing (concepts: the world's
  *             concept words plus the class names, e.g. "blue star", so the class concept map
  *             serves the segmentation protocol)
@@ -26,7 +27,8 @@ import { classificationMarkdown, provingSummaryLine, segmentationMarkdown, write
 import { provingGroundSegDataset } from '../src/eval/seg-datasets.js';
 import { evaluateSegmentation } from '../src/eval/segmentation.js';
 import type { BackboneConfig } from '../src/models/backbone.js';
-import { readWorld } from '../src/proving-ground/index.js';
+import { generateWorld, readWorld } from '../src/proving-ground/index.js';
+import { DEMO_COUNTS, DEMO_CUTOFF, provingGroundAssets } from '../src/proving-ground/demo.js';
 import { trainSalfCbm } from '../src/training/train-salf-cbm.js';
 
 async function main(): Promise<void> {
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   });
   const dir = resolve(values.dir!);
   const worldDir = resolve(values.world ?? join(dir, 'world'));
-  const modelsDir = resolve(values.models ?? join(dir, 'models'));
+  const modelsDir = resolve(values.models ?? provingGroundAssets());
   const salfDir = resolve(values.salf ?? join(dir, 'salf'));
   const out = resolve(values.out ?? join(dir, 'eval'));
   const device = values.device as Device;
@@ -51,8 +53,12 @@ async function main(): Promise<void> {
   const limit = values.limit !== undefined ? Number(values.limit) : undefined;
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got ${values.limit}`);
 
+  const progress = progressBars();
   if (!existsSync(join(worldDir, 'world.json'))) {
-    throw new Error(`no proving-ground world at ${worldDir}: write one with \`npx tsx tools/proving_ground/generate_world.ts --out ${worldDir}\` (or pass --world)`);
+    const total = Object.values(DEMO_COUNTS).reduce((a, b) => a + b, 0);
+    progress.start('generating the world', total);
+    await generateWorld({ seed: 0, counts: DEMO_COUNTS, outDir: worldDir, onProgress: (done) => progress.update(done) });
+    progress.stop();
   }
   const backboneJson = join(modelsDir, 'classifier', 'backbone.json');
   const clipDir = join(modelsDir, 'clip');
@@ -60,7 +66,6 @@ async function main(): Promise<void> {
     throw new Error(`no proving-ground models at ${modelsDir} (classifier/backbone.json, clip/): train them with \`.venv/bin/python tools/proving_ground/train_models.py --world ${worldDir} --out ${modelsDir}\` (or pass --models)`);
   }
   const world = readWorld(worldDir);
-  const progress = progressBars();
   const engine = new Engine({ device });
 
   if (!existsSync(join(salfDir, 'config.json'))) {
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
       clip: clipDir,
       concepts,
       out: salfDir,
+      cbl: { cutoff: DEMO_CUTOFF },
       cacheDir: join(dir, 'cache'),
       device,
       progress,
