@@ -25,6 +25,8 @@ export * from './explain/index.js';
 export { exportSalfCbm, sidecarPath, type ExportInfo } from './models/export.js';
 export { ExportedSalfCbm, compareForward } from './models/exported.js';
 export { loadConceptModel, conceptModelFromSalf, type ConceptModel } from './models/concept-model.js';
+export { openServedModel, type ServedModel } from './serve/model-source.js';
+export { startExplorerServer, type ExplorerServer, type ExplorerServerOptions } from './serve/server.js';
 export { ChatClient, type ChatClientOptions } from './concepts/chat-client.js';
 export { generateConcepts, LF_CBM_PROMPTS, type RawConcepts } from './concepts/generate.js';
 export { filterConcepts, SentenceEncoder, FILTER_DEFAULTS, type FilterOptions, type FilterResult } from './concepts/filter.js';

@@ -10,7 +10,7 @@
  */
 import type { ConceptModel } from '../models/concept-model.js';
 import type { ImageOutputs } from './analyse.js';
-import { regionGridWeights, type RasterRegion } from './regions.js';
+import { regionGridWeights, type RasterRegion } from './raster.js';
 
 /** One concept's activation in a region. */
 export interface RegionConceptScore {

@@ -7,7 +7,7 @@
  * Coordinates are continuous pixel coordinates: pixel (i, j) covers [i, i+1) × [j, j+1) and its
  * centre is (i + 0.5, j + 0.5), in both frames.
  */
-import { centerGeometry } from '../data/image-io.js';
+import { centerGeometry } from '../data/resize.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
 
 /** The mapping between an image of `width`×`height` and the model's `size`×`size` input. */

@@ -9,7 +9,7 @@
  * through blue, teal and green to yellow (viridis's path), with chroma reduced where needed to
  * stay inside sRGB.
  */
-import { bilinearMatrix } from '../models/backbone.js';
+import { bilinearMatrix } from '../models/bilinear.js';
 
 /**
  * Upsamples a row-major `gh`×`gw` map to `outH`×`outW` with PyTorch's bilinear,

@@ -13,7 +13,7 @@ import { buildClassifierModel } from '../models/head-ops.js';
 import { HEAD_OUTPUTS } from '../models/salf-head.js';
 import type { ImageOutputs } from './analyse.js';
 import { rankClasses, type ClassScore } from './contributions.js';
-import { gridMask, type RasterRegion } from './regions.js';
+import { gridMask, type RasterRegion } from './raster.js';
 
 /** One edit: add `beta` times the region's grid mask to concept `concept`'s map. */
 export interface ConceptEdit {

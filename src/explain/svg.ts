@@ -1,5 +1,7 @@
-/** Small helpers for the SVG pictures: escaping, text width estimates, rendering to PNG. */
-import sharp from 'sharp';
+/**
+ * Small helpers for the SVG pictures: escaping, text width estimates, rendering to PNG. `sharp`
+ * is loaded only when a picture is rendered, so the SVG code also runs in the explorer page.
+ */
 
 /** Font stack of every picture (DejaVu Sans is the usual font on Linux machines). */
 export const FONT = "'DejaVu Sans', Verdana, Arial, sans-serif";
@@ -39,5 +41,6 @@ export function short(v: number): string {
 
 /** Renders an SVG document to PNG bytes. */
 export async function svgToPng(svg: string): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
   return sharp(Buffer.from(svg), { density: 96 }).png().toBuffer();
 }

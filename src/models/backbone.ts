@@ -25,6 +25,9 @@ import { Engine, dataF32, f32, type ort } from '../engine/session.js';
 import { appendNodes, assertTensorsExist, inlineExternalData, setOutputs, type AppendSpec } from '../engine/surgery.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
 import type { Interpolation } from '../data/image-io.js';
+import { bilinearMatrix } from './bilinear.js';
+
+export { bilinearMatrix } from './bilinear.js';
 
 /** How to use an ONNX image model as a SALF-CBM backbone. */
 export interface BackboneConfig {
@@ -63,28 +66,6 @@ export interface BackboneOutput {
 /** Output names of the derived model. */
 export const FEATURES_OUTPUT = 'salf_features';
 export const LOGITS_OUTPUT = 'salf_logits';
-
-/**
- * Row-major outSize×inSize matrix R such that `y = R·x` is PyTorch's 1-D linear interpolation
- * with `align_corners=False` (source index `(i + 0.5)·in/out − 0.5`, clamped at 0, no
- * antialiasing). Bilinear 2-D resizing is R_h ⊗ R_w.
- */
-export function bilinearMatrix(inSize: number, outSize: number): Float64Array {
-  if (!(Number.isInteger(inSize) && inSize > 0 && Number.isInteger(outSize) && outSize > 0)) {
-    throw new Error(`bilinearMatrix: sizes must be positive integers (got ${inSize} → ${outSize})`);
-  }
-  const m = new Float64Array(outSize * inSize);
-  const scale = inSize / outSize;
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max(0, scale * (o + 0.5) - 0.5);
-    const i0 = Math.min(Math.floor(src), inSize - 1);
-    const i1 = Math.min(i0 + 1, inSize - 1);
-    const l1 = src - i0;
-    m[o * inSize + i0]! += 1 - l1;
-    m[o * inSize + i1]! += l1;
-  }
-  return m;
-}
 
 /**
  * The G×(h·w) matrix that resizes a row-major h×w map to a row-major Gh×Gw grid:
