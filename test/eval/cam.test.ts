@@ -149,3 +149,11 @@ test('Score-CAM equals a direct per-channel implementation (upsample, min–max,
   assert.ok(got.some((v) => v > 0), 'the map is not all zero');
   await assert.rejects(scoreCam(engine, model, px, features, [h, w], D, 9), /target class 9 is outside \[0, 4\)/);
 });
+
+test('camOf picks one class and image from the all-class maps; ReLU (Grad-CAM) or plain CAM', () => {
+  // 2 images × 3 positions × 2 classes, laid out (image, position, class).
+  const maps = Float32Array.from([1, -1, -2, 2, 3, -3, /* image 1 */ -4, 4, 5, -5, 6, 6]);
+  assert.deepEqual(Array.from(camOf(maps, 0, 3, 2, 0)), [1, 0, 3]);
+  assert.deepEqual(Array.from(camOf(maps, 0, 3, 2, 0, false)), [1, -2, 3]);
+  assert.deepEqual(Array.from(camOf(maps, 1, 3, 2, 1)), [4, 0, 6]);
+});
