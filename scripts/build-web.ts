@@ -10,10 +10,10 @@
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { repoRoot } from './repo-root.js';
+import { packageRoot } from '../src/package-root.js';
 
 async function main(): Promise<void> {
-  const root = repoRoot();
+  const root = packageRoot();
   const src = join(root, 'src', 'web');
   const out = join(root, 'dist', 'web');
   mkdirSync(out, { recursive: true });

@@ -21,7 +21,8 @@ import { createHash } from 'node:crypto';
 import type onnxProto from 'onnx-proto';
 import { readFileSync, statSync } from 'node:fs';
 import { GraphBuilder, attr, decodeModel, encodeModel, type ModelProto } from '../engine/onnx-builder.js';
-import { Engine, dataF32, f32, type ort } from '../engine/session.js';
+import { Engine, f32, type ort } from '../engine/session.js';
+import { runImageBatches } from '../engine/image-batches.js';
 import { appendNodes, assertTensorsExist, inlineExternalData, setOutputs, type AppendSpec } from '../engine/surgery.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
 import type { Interpolation } from '../data/image-io.js';
@@ -248,26 +249,11 @@ export class Backbone {
     if (!Number.isInteger(n) || n < 0 || pixels.length !== n * per) {
       throw new Error(`${this.config.model}: run expects ${n}×3×${s}×${s} = ${n * per} pixel values, got ${pixels.length}`);
     }
-    const gd = this.gridSize * this.featureDim;
-    const features = new Float32Array(n * gd);
-    const logits = this.numClasses !== undefined ? new Float32Array(n * this.numClasses) : undefined;
-    const chunk = this.fixedBatch ?? Math.max(n, 1);
-    for (let start = 0; start < n; start += chunk) {
-      const m = Math.min(chunk, n - start);
-      let x = pixels.subarray(start * per, (start + m) * per);
-      if (this.fixedBatch !== undefined && m < this.fixedBatch) {
-        const padded = new Float32Array(this.fixedBatch * per);
-        padded.set(x);
-        x = padded;
-      }
-      const batch = x.length / per;
-      const out = await this.session.run({ [this.inputName]: f32(x, [batch, 3, s, s]) });
-      features.set(dataF32(out[FEATURES_OUTPUT]!, FEATURES_OUTPUT).subarray(0, m * gd), start * gd);
-      if (logits) {
-        const l = this.numClasses!;
-        logits.set(dataF32(out[LOGITS_OUTPUT]!, LOGITS_OUTPUT).subarray(0, m * l), start * l);
-      }
-    }
+    const wanted: Record<string, number> = { [FEATURES_OUTPUT]: this.gridSize * this.featureDim };
+    if (this.numClasses !== undefined) wanted[LOGITS_OUTPUT] = this.numClasses;
+    const out = await runImageBatches(this.session, this.inputName, pixels, n, s, this.fixedBatch, wanted);
+    const features = out[FEATURES_OUTPUT]!;
+    const logits = out[LOGITS_OUTPUT];
     return logits ? { features, logits } : { features };
   }
 }

@@ -7,7 +7,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type onnxProto from 'onnx-proto';
 import { decodeModel, onnx, type ModelProto } from '../engine/onnx-builder.js';
-import { Engine, dataF32, f32, getDefaultEngine, type ort } from '../engine/session.js';
+import { Engine, getDefaultEngine, type ort } from '../engine/session.js';
+import { runImageBatches } from '../engine/image-batches.js';
 import type { ConceptModel } from './concept-model.js';
 import { EXPORT_METADATA_KEY, sidecarPath, type ExportInfo } from './export.js';
 import { HEAD_TENSORS } from './head-ops.js';
@@ -142,31 +143,19 @@ export class ExportedSalfCbm implements ConceptModel {
     const M = this.concepts.length;
     const L = this.classes.length;
     const G = this.grid[0] * this.grid[1];
+    const out = await runImageBatches(this.session, this.info.input.name, pixels, n, S, this.fixedBatch, {
+      [HEAD_OUTPUTS.logits]: L,
+      [HEAD_OUTPUTS.conceptMaps]: M * G,
+      [HEAD_OUTPUTS.activations]: M,
+      [HEAD_OUTPUTS.standardised]: M,
+    });
     const res: SalfOutputs = {
       n,
-      logits: new Float32Array(n * L),
-      conceptMaps: new Float32Array(n * M * G),
-      activations: new Float32Array(n * M),
-      standardised: new Float32Array(n * M),
+      logits: out[HEAD_OUTPUTS.logits]!,
+      conceptMaps: out[HEAD_OUTPUTS.conceptMaps]!,
+      activations: out[HEAD_OUTPUTS.activations]!,
+      standardised: out[HEAD_OUTPUTS.standardised]!,
     };
-    const chunk = this.fixedBatch ?? Math.max(n, 1);
-    for (let start = 0; start < n; start += chunk) {
-      const m = Math.min(chunk, n - start);
-      let x = pixels.subarray(start * per, (start + m) * per);
-      if (this.fixedBatch !== undefined && m < this.fixedBatch) {
-        const padded = new Float32Array(this.fixedBatch * per);
-        padded.set(x);
-        x = padded;
-      }
-      const out = await this.session.run({ [this.info.input.name]: f32(x, [x.length / per, 3, S, S]) });
-      const put = (key: keyof typeof HEAD_OUTPUTS, dst: Float32Array, per1: number): void => {
-        dst.set(dataF32(out[HEAD_OUTPUTS[key]]!, HEAD_OUTPUTS[key]).subarray(0, m * per1), start * per1);
-      };
-      put('logits', res.logits, L);
-      put('conceptMaps', res.conceptMaps, M * G);
-      put('activations', res.activations, M);
-      put('standardised', res.standardised, M);
-    }
     return res;
   }
 

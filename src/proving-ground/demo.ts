@@ -6,10 +6,10 @@
  * the concept maps localise concepts (pointing game and concept mIoU), for the CLIP-like model's
  * own red-circle maps P and for SALF-CBM's maps C, on the test and the shifted split.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadRgb } from '../data/image-io.js';
+import { packageRoot } from '../package-root.js';
 import { Engine } from '../engine/session.js';
 import { explainOutputs, writeExplanationFiles } from '../explain/explain-image.js';
 import { imageOutputs, prepareImage } from '../explain/analyse.js';
@@ -31,13 +31,7 @@ import { CONCEPTS } from './vocab.js';
 
 /** Where the committed proving-ground models live (assets/proving-ground in the package). */
 export function provingGroundAssets(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('salf-cbm: package root not found');
-    dir = up;
-  }
-  return join(dir, 'assets', 'proving-ground');
+  return join(packageRoot(), 'assets', 'proving-ground');
 }
 
 /** The committed black-box classifier as a backbone config (absolute model path). */

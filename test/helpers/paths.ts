@@ -1,19 +1,11 @@
 /** Paths for tests, valid both from `test/` (tsx) and from `dist/test/` (compiled). */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/package-root.js';
 
 /** The repository root (the folder holding package.json). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test folder');
-    dir = up;
-  }
-  return dir;
-}
+export const repoRoot = packageRoot;
 
 /** A committed fixture file under test/fixtures. */
 export function fixturePath(...parts: string[]): string {
