@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { Page } from 'playwright-core';
 import { analyseImages, imageOutputs, type ImageOutputs } from '../../src/explain/analyse.js';
 import { explainClass, rankClasses } from '../../src/explain/contributions.js';
@@ -21,47 +20,12 @@ import { tempDir } from '../helpers/paths.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { explorerFixture } from '../helpers/explorer-fixture.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { assertClose as assertWithin, assertNotBlank, drag, rows } from '../helpers/explorer-page.js';
 
 const TOL = 1e-4;
 
-interface Row {
-  name: string;
-  index: number;
-  value: number;
-  data: Record<string, string>;
-}
-
-/** The rows of a list: name text, data-index/data-concept and data-value (or probability). */
-async function rows(page: Page, selector: string): Promise<Row[]> {
-  return page.$$eval(selector, (els) =>
-    els.map((e) => {
-      const h = e as HTMLElement;
-      return {
-        name: h.querySelector('.name')?.textContent ?? '',
-        index: Number(h.dataset.index ?? h.dataset.concept),
-        value: Number(h.dataset.value ?? h.dataset.probability),
-        data: { ...h.dataset } as Record<string, string>,
-      };
-    }),
-  );
-}
-
-/** Page coordinates of image point (x, y) on the stage. */
-async function at(page: Page, x: number, y: number, size: [number, number]): Promise<[number, number]> {
-  const box = (await page.locator('#stage canvas.layer-ink').boundingBox())!;
-  return [box.x + (x * box.width) / size[0], box.y + (y * box.height) / size[1]];
-}
-
-async function drag(page: Page, path: [number, number][], size: [number, number]): Promise<void> {
-  const [x0, y0] = await at(page, ...path[0]!, size);
-  await page.mouse.move(x0, y0);
-  await page.mouse.down();
-  for (const p of path.slice(1)) {
-    const [x, y] = await at(page, ...p, size);
-    await page.mouse.move(x, y, { steps: 6 });
-  }
-  await page.mouse.up();
-  await page.evaluate(() => window.salfExplorer.idle());
+function assertClose(actual: number[], expected: number[], what: string, tol = TOL): void {
+  assertWithin(actual, expected, what, tol);
 }
 
 /** Mean luminance of the heatmap layer around image point (x, y). */
@@ -74,21 +38,6 @@ async function heatAt(page: Page, x: number, y: number, size: [number, number]):
     },
     [x, y, size[0], size[1]],
   );
-}
-
-function assertClose(actual: number[], expected: number[], what: string, tol = TOL): void {
-  assert.equal(actual.length, expected.length, `${what}: ${actual.length} values, expected ${expected.length}`);
-  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= tol, `${what}[${i}]: page ${v}, library ${expected[i]}`));
-}
-
-/** Fails unless the PNG has real content: several colours and contrast. */
-async function assertNotBlank(png: Buffer, what: string): Promise<void> {
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const colours = new Set<number>();
-  for (let p = 0; p < info.width * info.height; p += 7) colours.add((data[p * 3]! << 16) | (data[p * 3 + 1]! << 8) | data[p * 3 + 2]!);
-  const stats = await sharp(png).removeAlpha().stats();
-  const spread = Math.max(...stats.channels.map((c) => c.stdev));
-  assert.ok(colours.size >= 40 && spread >= 10, `${what} looks blank: ${colours.size} colours, channel stdev ${spread.toFixed(1)}`);
 }
 
 async function snapshot(page: Page): Promise<ExplorerSnapshot> {
