@@ -190,8 +190,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const centres = gridCentres(size, model.config.grid[0], model.config.prompting.radius, placement);
     const centresX = gridCentres(size, model.config.grid[1], model.config.prompting.radius, placement);
     const aligned = (map: ArrayLike<number>, _g: readonly [number, number], s: number) => upsampleAtCentres(map, centres.map((c) => (c * s) / size), centresX.map((c) => (c * s) / size), s, s);
-    const scoreP = new LocalisationScore(aligned);
-    const scoreC = new LocalisationScore(aligned);
+    const nodes = (_g: readonly [number, number], s: number) => ({ y: centres.map((c) => (c * s) / size), x: centresX.map((c) => (c * s) / size) });
+    const scoreP = new LocalisationScore(aligned, nodes);
+    const scoreC = new LocalisationScore(aligned, nodes);
     progress.start(`localisation (${split})`, n);
     const mapP = new Float32Array(G);
     entries.forEach((e, i) => {

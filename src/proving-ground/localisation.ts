@@ -3,6 +3,12 @@
  * the pointing game (does the maximum of a concept's upsampled map fall on the concept?) and the
  * concept IoU under SPEC's segmentation protocol (bilinear upsampling, per-image min–max,
  * foreground strictly above the mean).
+ *
+ * Where the maximum is: bilinear interpolation never exceeds its grid values, so the upsampled
+ * map's maximum is the largest grid value, taken at that cell's node (its centre pixel). Near the
+ * border the upsampled map is flat beyond the outermost nodes, so a plain first-argmax over
+ * pixels would land on the image edge for a maximum in the first row or column; the pointing
+ * game therefore points at the node of the maximal cell.
  */
 import { normaliseAndThreshold } from '../eval/segmentation-metrics.js';
 import { upsampleBilinear } from '../explain/heatmap.js';
@@ -10,11 +16,19 @@ import { upsampleBilinear } from '../explain/heatmap.js';
 /** Accumulates both measures over (image, concept present) pairs. */
 export class LocalisationScore {
   /**
-   * `upsample` brings a grid map to image size; PyTorch-style bilinear (align_corners=False) by
-   * default, or e.g. the prompt-aligned interpolation of explain/prompt-aligned.ts.
+   * `upsample` brings a grid map to image size and `nodes` gives the pixel (row, column) where
+   * grid cell (h, w) sits in it: PyTorch-style bilinear (align_corners=False, cell centres at
+   * (i + ½)·size/G) by default, or e.g. the prompt-aligned interpolation of
+   * explain/prompt-aligned.ts with the circle centres as nodes.
    */
-  constructor(private readonly upsample: (map: ArrayLike<number>, grid: readonly [number, number], size: number) => Float32Array =
-    (map, grid, size) => upsampleBilinear(map, grid[0], grid[1], size, size)) {}
+  constructor(
+    private readonly upsample: (map: ArrayLike<number>, grid: readonly [number, number], size: number) => Float32Array =
+      (map, grid, size) => upsampleBilinear(map, grid[0], grid[1], size, size),
+    private readonly nodes: (grid: readonly [number, number], size: number) => { y: number[]; x: number[] } = (grid, size) => ({
+      y: Array.from({ length: grid[0] }, (_, i) => Math.floor(((i + 0.5) * size) / grid[0])),
+      x: Array.from({ length: grid[1] }, (_, i) => Math.floor(((i + 0.5) * size) / grid[1])),
+    }),
+  ) {}
 
   private hits = 0;
   private trials = 0;
@@ -28,10 +42,12 @@ export class LocalisationScore {
    */
   add(concept: string, map: ArrayLike<number>, grid: readonly [number, number], mask: Uint8Array, size: number): void {
     const up = this.upsample(map, grid, size);
-    let best = 0;
-    for (let i = 1; i < up.length; i++) if (up[i]! > up[best]!) best = i;
+    let cell = 0;
+    for (let g = 1; g < map.length; g++) if (map[g]! > map[cell]!) cell = g;
+    const { y, x } = this.nodes(grid, size);
+    const peak = Math.round(y[Math.floor(cell / grid[1])]!) * size + Math.round(x[cell % grid[1]]!);
     this.trials++;
-    if (mask[best] !== 0) this.hits++;
+    if (mask[peak] !== 0) this.hits++;
     let area = 0;
     for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) area++;
     this.coverage += area / mask.length;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalisationScore } from '../../src/proving-ground/localisation.js';
+import { upsampleAtCentres } from '../../src/explain/prompt-aligned.js';
 
 /** A size×size mask with the given square [x0, x1)×[y0, y1) set. */
 function squareMask(size: number, x0: number, x1: number, y0: number, y1: number): Uint8Array {
@@ -28,4 +29,14 @@ test('concept IoU follows the mean-threshold protocol, hand-computed on a 2×2 g
   s.add('blue', [0, 0, 1, 1], [2, 2], Uint8Array.from([0, 0, 1, 1]), 2);
   assert.equal(s.conceptIoU().blue, 1);
   assert.ok(Math.abs(s.conceptMIoU - ((0.5 + 2 / 3) / 2 + 1) / 2) < 1e-12);
+});
+
+test("the pointing game points at the maximal cell's node, not at the flat border beyond it", () => {
+  // Prompt-aligned nodes at pixels 2 and 5 of an 8-px image: beyond them the map is flat, so a
+  // first-argmax over pixels would report row 0 / column 0, outside this object at rows/cols 1–3.
+  const nodes = { y: [2, 5], x: [2, 5] };
+  const s = new LocalisationScore((map, _g, size) => upsampleAtCentres(map, nodes.y, nodes.x, size, size), () => nodes);
+  const mask = squareMask(8, 1, 4, 1, 4);
+  s.add('star', [1, 0, 0, 0], [2, 2], mask, 8);
+  assert.equal(s.pointingGame, 1);
 });

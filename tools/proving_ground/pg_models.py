@@ -53,11 +53,13 @@ class VisionTower(nn.Module):
     """Trunk, multi-head attention pooling over the 7x7 map (lets the red circle steer where the
     embedding looks), projection to the embedding width."""
 
-    def __init__(self, embed_dim: int = 64, width: int = 16, channels: int = 96, heads: int = 4):
+    def __init__(self, embed_dim: int = 64, width: int = 16, channels: int = 96, heads: int = 4,
+                 global_mean: bool = True):
         super().__init__()
         self.trunk = Trunk(width, channels)
         self.score = nn.Conv2d(channels, heads, 1)
-        self.proj = nn.Linear(heads * channels + channels, embed_dim)
+        self.global_mean = global_mean
+        self.proj = nn.Linear(heads * channels + (channels if global_mean else 0), embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.trunk(x)  # N C H W
@@ -65,6 +67,8 @@ class VisionTower(nn.Module):
         flat = f.reshape(n, c, h * w)  # N C P
         weights = torch.softmax(self.score(f).reshape(n, -1, h * w), dim=2)  # N heads P
         pooled = torch.bmm(weights, flat.transpose(1, 2)).reshape(n, -1)  # N heads*C
+        if not self.global_mean:
+            return self.proj(pooled)
         return self.proj(torch.cat([pooled, flat.mean(dim=2)], dim=1))
 
 
@@ -85,9 +89,9 @@ class TextTower(nn.Module):
 
 
 class DualEncoder(nn.Module):
-    def __init__(self, vocab_size: int, embed_dim: int = 64):
+    def __init__(self, vocab_size: int, embed_dim: int = 64, global_mean: bool = True):
         super().__init__()
-        self.vision = VisionTower(embed_dim)
+        self.vision = VisionTower(embed_dim, global_mean=global_mean)
         self.text = TextTower(vocab_size, embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(2.6592))  # log(1/0.07), as CLIP
 

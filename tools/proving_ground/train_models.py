@@ -195,8 +195,25 @@ def caption_for(obj, rng: np.random.Generator):
     return template.format(words), {a: obj[a] for a in attrs}
 
 
-def clip_batch(split: Split, rng: np.random.Generator, batch: int):
-    """A batch of prompted images with their captions and the multi-positive target matrix."""
+def circle_coverage(lab: np.ndarray, n_objects: int, cx: int, cy: int, r: int, sigma: float) -> np.ndarray:
+    """Per object, the share of the circle's disc it covers, each pixel weighted by a Gaussian
+    of the distance to the centre (standard deviation sigma * r): largest for a circle centred on
+    the object."""
+    x0, x1 = max(0, cx - r), min(SIZE, cx + r + 1)
+    y0, y1 = max(0, cy - r), min(SIZE, cy + r + 1)
+    ys, xs = np.ogrid[y0:y1, x0:x1]
+    d2 = (xs - cx) ** 2 + (ys - cy) ** 2
+    s2 = 2 * (sigma * r) ** 2
+    w = np.exp(-d2 / s2) * (d2 <= r * r)
+    total = np.exp(-((np.arange(-r, r + 1)[:, None]) ** 2 + (np.arange(-r, r + 1)[None, :]) ** 2) / s2)
+    total = float((total * ((np.arange(-r, r + 1)[:, None]) ** 2 + (np.arange(-r, r + 1)[None, :]) ** 2 <= r * r)).sum())
+    cover = np.bincount(lab[y0:y1, x0:x1].ravel(), weights=w.ravel(), minlength=n_objects + 1)
+    return cover[1:n_objects + 1] / total
+
+
+def clip_batch_single(split: Split, rng: np.random.Generator, batch: int):
+    """A batch of prompted images, one prompt per image (`--group 1`, the first committed
+    model's sampling), with their captions and the multi-positive target matrix."""
     imgs, captions, wanted, present = [], [], [], []
     for _ in range(batch):
         i = int(rng.integers(0, len(split)))
@@ -242,6 +259,87 @@ def clip_batch(split: Split, rng: np.random.Generator, batch: int):
     return np.stack(imgs), captions, torch.from_numpy(target), present
 
 
+def clip_batch(split: Split, rng: np.random.Generator, batch: int, group: int, concepts: list, kinds: dict,
+               sigma: float, whole: float):
+    """A batch of prompted images with their captions and the multi-positive target matrix.
+
+    The batch holds batch/group images, each prompted `group` times (the first prompt near an
+    object's centre, the others mostly at grid centres), so that the same image circled elsewhere
+    is a hard negative. Also returns, per prompt and concept word, the concept's centre-weighted
+    coverage of the circle (-1 for prompts without a circle) for the in-image loss."""
+    imgs, captions, wanted, present = [], [], [], []
+    coverage = np.zeros((batch, len(concepts)), np.float32)
+    cs = grid_centres()
+    for j in range(batch // group):
+        i = int(rng.integers(0, len(split)))
+        k_aug = int(rng.integers(0, 8))
+        img0, lab = augment(split.images[i], split.labels[i], k_aug)
+        lab = np.ascontiguousarray(lab)
+        objs = split.annotations[i]['objects']
+        visible = [k for k in range(len(objs)) if objs[k]['area'] > 0]
+        for q in range(group):
+            b = j * group + q
+            img = np.ascontiguousarray(img0)
+            u = rng.random() if q >= min(2, group - 1) else 0.5  # the first one or two: near objects
+            if u < whole:  # whole image: every object present, the largest one described
+                inside = sorted(visible, key=lambda k: -objs[k]['area'])
+                coverage[b] = -1
+            else:
+                r = RADIUS if rng.random() < 0.75 else int(rng.integers(24, 41))
+                if u < whole + 0.08:  # anywhere
+                    cx, cy = int(rng.integers(0, SIZE)), int(rng.integers(0, SIZE))
+                elif u < whole + 0.52:  # near an object's centre (the second prompt: a smaller object's)
+                    pool = visible
+                    if q == 1 and len(visible) > 1:
+                        pool = sorted(visible, key=lambda k: -objs[k]['area'])[1:]
+                    o = objs[pool[int(rng.integers(0, len(pool)))]]
+                    x, y = augment_point(o['cx'] - 0.5, o['cy'] - 0.5, k_aug)
+                    cx = int(np.clip(round(x + rng.normal(0, 6)), 0, SIZE - 1))
+                    cy = int(np.clip(round(y + rng.normal(0, 6)), 0, SIZE - 1))
+                else:  # a grid position, as SALF-CBM prompts
+                    cx, cy = cs[rng.integers(0, GRID)], cs[rng.integers(0, GRID)]
+                inside = circled_objects(lab, objs, cx, cy, r)
+                cov = circle_coverage(lab, len(objs), cx, cy, r, sigma)
+                for m, c in enumerate(concepts):
+                    coverage[b, m] = sum(cov[k] for k in range(len(objs)) if objs[k][kinds[c]] == c)
+                cv2.circle(img, (cx, cy), r, (255, 0, 0), 2, cv2.LINE_8)
+            imgs.append(img)
+            present.append([{a: objs[k][a] for a in ATTRS} for k in inside])
+            if inside:
+                text, want = caption_for(objs[inside[0]], rng)
+            else:
+                text, want = BACKGROUND_CAPTIONS[rng.integers(0, len(BACKGROUND_CAPTIONS))], None
+            captions.append(text)
+            wanted.append(want)
+    target = np.zeros((batch, batch), np.float32)
+    for a in range(batch):
+        for b in range(batch):
+            want = wanted[b]
+            if want is None:
+                target[a, b] = float(len(present[a]) == 0)
+            else:
+                target[a, b] = float(any(all(o[k] == v for k, v in want.items()) for o in present[a]))
+    return np.stack(imgs), captions, torch.from_numpy(target), present, torch.from_numpy(coverage)
+
+
+def in_image_loss(logits: torch.Tensor, coverage: torch.Tensor, group: int) -> torch.Tensor:
+    """For each image and each concept word it shows, a cross-entropy over the image's circles:
+    the target is spread over the circles in proportion to the concept's coverage of them, so
+    that for a fixed concept the circle on the object scores above circles elsewhere in the
+    same image (what the pointing game asks). `logits`: prompts x concepts."""
+    n, m = logits.shape
+    lg = logits.reshape(n // group, group, m)
+    cov = coverage.reshape(n // group, group, m)
+    circled = cov >= 0
+    lg = lg.masked_fill(~circled, -1e4)
+    t = cov.clamp(min=0)
+    tot = t.sum(1, keepdim=True)
+    valid = (tot[:, 0, :] > 1e-3) & (circled.sum(1) >= 2)
+    t = t / tot.clamp(min=1e-6)
+    ce = -(t * F.log_softmax(lg, 1)).sum(1)
+    return (ce * valid).sum() / valid.sum().clamp(min=1)
+
+
 def multi_positive_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """CLIP's symmetric cross-entropy with several positives: each image's (row's) target is
     spread evenly over the texts it matches, and each text's (column's) over the images it
@@ -281,6 +379,7 @@ def evaluate_clip(model, tok: Tokenizer, split: Split, world, n_images: int):
         t = F.normalize(model.text(*text_tensors(tok, concepts)), dim=1)
     cs = grid_centres()
     sims, truth, dominant = [], [], []
+    hits, hits_node = [], []
     for i in range(min(n_images, len(split))):
         objs = split.annotations[i]['objects']
         batch = []
@@ -294,7 +393,18 @@ def evaluate_clip(model, tok: Tokenizer, split: Split, world, n_images: int):
                 dominant.append(objs[inside[0]] if inside else None)
         with torch.no_grad():
             v = F.normalize(model.vision(to_pixels(np.stack(batch))), dim=1)
-        sims.append((v @ t.t()).numpy())
+        s_img = (v @ t.t()).numpy()
+        sims.append(s_img)
+        # Pointing game as the demo scores it: the maximum of a concept's map, upsampled with
+        # the grid values at the circle centres (constant beyond the outer ones, first maximum
+        # in row-major order), inside the concept's mask; `node`: at the argmax circle's centre.
+        for m, c in enumerate(concepts):
+            ks = [k + 1 for k, o in enumerate(objs) if o['area'] > 0 and o[kinds[c]] == c]
+            if not ks:
+                continue
+            h, w = divmod(int(np.argmax(s_img[:, m])), GRID)
+            hits.append(split.labels[i][0 if h == 0 else cs[h], 0 if w == 0 else cs[w]] in ks)
+            hits_node.append(split.labels[i][cs[h], cs[w]] in ks)
     sims = np.concatenate(sims)
     truth = np.array(truth)
     aucs = {}
@@ -308,7 +418,8 @@ def evaluate_clip(model, tok: Tokenizer, split: Split, world, n_images: int):
         rows = [j for j, d in enumerate(dominant) if d is not None]
         pred = [concepts[idx[int(np.argmax(sims[j, idx]))]] for j in rows]
         acc[kind] = float(np.mean([p == dominant[j][kind] for p, j in zip(pred, rows)]))
-    return {'auc': aucs, 'mean_auc': float(np.mean(list(aucs.values()))), 'accuracy': acc}
+    return {'auc': aucs, 'mean_auc': float(np.mean(list(aucs.values()))), 'accuracy': acc,
+            'pointing': float(np.mean(hits)), 'pointing_node': float(np.mean(hits_node))}
 
 
 def train_clip(splits, world, tok: Tokenizer, args, rng: np.random.Generator):
@@ -316,7 +427,7 @@ def train_clip(splits, world, tok: Tokenizer, args, rng: np.random.Generator):
     describing the circled object or, without a circle, the largest object) plus one text per
     concept word and 'background'; an image matches a text when an object inside its circle
     has every attribute the text names."""
-    model = DualEncoder(len(tok.vocab), args.embed_dim)
+    model = DualEncoder(len(tok.vocab), args.embed_dim, global_mean=not args.no_global_mean)
     concepts = [c['name'] for c in world['concepts']]
     kinds = {c['name']: c['kind'] for c in world['concepts']}
     fixed = concepts + ['background']
@@ -325,10 +436,17 @@ def train_clip(splits, world, tok: Tokenizer, args, rng: np.random.Generator):
     t0 = time.time()
     for step in range(1, args.clip_steps + 1):
         model.train()
-        imgs, captions, target, present = clip_batch(splits['train'], rng, args.batch)
+        if args.group > 1:
+            imgs, captions, target, present, coverage = clip_batch(splits['train'], rng, args.batch, args.group,
+                                                                   concepts, kinds, args.cover_sigma, args.whole_image)
+        else:
+            imgs, captions, target, present = clip_batch_single(splits['train'], rng, args.batch)
         target = torch.cat([target, concept_targets(present, concepts, kinds)], dim=1)
         logits = model.similarity(to_pixels(imgs), *text_tensors(tok, captions + fixed))
         loss = multi_positive_loss(logits, target)
+        if args.local_weight > 0 and args.group > 1:
+            nb = len(captions)
+            loss = loss + args.local_weight * in_image_loss(logits[:, nb:nb + len(concepts)], coverage, args.group)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -338,7 +456,8 @@ def train_clip(splits, world, tok: Tokenizer, args, rng: np.random.Generator):
                 f'scale {model.logit_scale.exp().item():.1f} ({time.time() - t0:.0f} s)')
     metrics = {name: evaluate_clip(model, tok, splits[name], world, args.eval_images) for name in ['val', 'shifted']}
     for name, m in metrics.items():
-        log(f'clip {name}: mean concept AUC {m["mean_auc"]:.3f}; attribute accuracy ' +
+        log(f'clip {name}: mean concept AUC {m["mean_auc"]:.3f}; pointing game {m["pointing"]:.3f} '
+            f'(at the circle centre {m["pointing_node"]:.3f}); attribute accuracy ' +
             ', '.join(f'{k} {v:.3f}' for k, v in m['accuracy'].items()))
     return model, metrics
 
@@ -441,6 +560,16 @@ def main() -> None:
     p.add_argument('--cls-epochs', type=int, default=16)
     p.add_argument('--clip-steps', type=int, default=2000)
     p.add_argument('--embed-dim', type=int, default=64)
+    p.add_argument('--group', type=int, default=1,
+                   help='CLIP: prompts per image in a batch; above 1, the same image circled elsewhere is a '
+                        'hard negative and the in-image loss applies (1: the committed model\'s sampling)')
+    p.add_argument('--cover-sigma', type=float, default=0.5,
+                   help='CLIP: Gaussian weighting of the in-image targets, as a fraction of the radius')
+    p.add_argument('--no-global-mean', action='store_true',
+                   help='CLIP: pool only with the attention heads (no global mean of the map)')
+    p.add_argument('--whole-image', type=float, default=0.08,
+                   help='CLIP: share of the third and later prompts of an image without a circle')
+    p.add_argument('--local-weight', type=float, default=1.0, help='CLIP: weight of the in-image loss')
     p.add_argument('--eval-images', type=int, default=40, help='images per split for the CLIP grid evaluation')
     p.add_argument('--log-every', type=int, default=100)
     p.add_argument('--only', choices=['classifier', 'clip'], help='train only one model')
