@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { exportSalfCbm } from '../src/models/export.js';
-import { SalfCbm, type SalfCbmConfig } from '../src/models/salf-cbm.js';
 import { openServedModel } from '../src/serve/model-source.js';
 import { startExplorerServer } from '../src/serve/server.js';
 import { launchChromium } from '../test/helpers/chromium.js';
-import { writeRandomResNet, type ResNetArch } from './random-resnet.js';
+import type { ResNetArch } from './random-resnet.js';
+import { randomSalfCbm } from './random-salf.js';
 
 function arg(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
@@ -30,17 +30,6 @@ const M = 370;
 const L = 200;
 const size = 224;
 
-function fill(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
 
@@ -67,18 +56,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'salf-bench-browser-'));
   let stop: (() => Promise<void>)[] = [];
   try {
-    const net = writeRandomResNet(join(dir, `${arch}.onnx`), arch, size, 1000);
-    const D = net.featureDim;
-    const config: SalfCbmConfig = {
-      format: 'salf-cbm', version: 1,
-      backbone: { model: net.path, featureTensor: net.featureTensor, layout: 'nchw', preprocess: { resize: { size, mode: 'center', resize: 256 }, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
-      clip: { source: 'bench', id: 'none' }, grid: [7, 7], prompting: { radius: 32, placement: 'inside' }, pooling: 'mean',
-      finalLayer: { mode: 'dense', nec: M, nonZeros: L * M }, featureDim: D,
-    };
-    const model = new SalfCbm(config, Array.from({ length: M }, (_, i) => `concept ${i}`), Array.from({ length: L }, (_, i) => `class ${i}`), {
-      conceptWeight: fill(M * D, 3, Math.sqrt(3 / D)), mean: fill(M, 5, 0.1), std: fill(M, 7, 0.1).map((v) => 1 + v),
-      finalWeight: fill(L * M, 11, 0.05), finalBias: fill(L, 13, 0.1),
-    });
+    const { model } = randomSalfCbm(dir, { arch, M, L, size });
     const onnx = join(dir, 'salf.onnx');
     const res = await exportSalfCbm(model, onnx);
     const picture = join(dir, 'picture.png');

@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine, f32, type ort } from '../src/engine/session.js';
 import { exportSalfCbm } from '../src/models/export.js';
-import { SalfCbm, type SalfCbmConfig } from '../src/models/salf-cbm.js';
 import type { Pooling } from '../src/models/salf-head.js';
-import { writeRandomResNet, type ResNetArch } from './random-resnet.js';
+import type { ResNetArch } from './random-resnet.js';
+import { fill, randomSalfCbm } from './random-salf.js';
 
 function arg(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
@@ -36,38 +36,15 @@ const pooling = (arg('pooling') ?? 'mean') as Pooling;
 const size = 224;
 const grid: [number, number] = [7, 7];
 
-function fill(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'salf-bench-inference-'));
   try {
     const engine = new Engine(threads === undefined ? {} : { threads });
     let t0 = performance.now();
-    const net = writeRandomResNet(join(dir, `${arch}.onnx`), arch, size, 1000);
+    const { net, model } = randomSalfCbm(dir, { arch, M, L, pooling, size, engine });
     const D = net.featureDim;
     const G = grid[0] * grid[1];
-    const config: SalfCbmConfig = {
-      format: 'salf-cbm', version: 1,
-      backbone: { model: net.path, featureTensor: net.featureTensor, layout: 'nchw', preprocess: { resize: { size, mode: 'center', resize: 256 }, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
-      clip: { source: 'bench', id: 'none' }, grid, prompting: { radius: 32, placement: 'inside' }, pooling,
-      finalLayer: { mode: 'dense', nec: M, nonZeros: L * M }, featureDim: D,
-    };
-    const concepts = Array.from({ length: M }, (_, i) => `concept ${i}`);
-    const classes = Array.from({ length: L }, (_, i) => `class ${i}`);
-    const model = new SalfCbm(config, concepts, classes, {
-      conceptWeight: fill(M * D, 3, Math.sqrt(3 / D)), mean: fill(M, 5, 0.1), std: fill(M, 7, 0.1).map((v) => 1 + v),
-      finalWeight: fill(L * M, 11, 0.05), finalBias: fill(L, 13, 0.1),
-    }, engine);
     const onnx = join(dir, 'salf.onnx');
     const res = await exportSalfCbm(model, onnx);
     const headMacs = G * D * M + L * M;
