@@ -4,6 +4,7 @@
  * Used for three things: the compute graphs behind the heavy linear algebra, graph surgery on
  * existing models (see `surgery.ts`), and the tiny test models the project generates.
  */
+import { readFileSync, statSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 
 export const onnx = onnxProto.onnx;
@@ -185,4 +186,18 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): ModelProto {
     throw new Error(`${source}: not an ONNX model (no graph nodes found)`);
   }
   return model;
+}
+
+/**
+ * Reads an ONNX file's bytes; errors name the file and say what it was meant to be
+ * (`<path>: <what> file not found`, `<path>: cannot read the <what> (…)`).
+ */
+export function readOnnxFile(path: string, what: string): Uint8Array {
+  try {
+    if (statSync(path).isDirectory()) throw new Error('is a folder, not an .onnx file');
+    return readFileSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`${path}: ${e.code === 'ENOENT' ? `${what} file not found` : `cannot read the ${what} (${e.message})`}`);
+  }
 }

@@ -19,8 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type onnxProto from 'onnx-proto';
-import { readFileSync, statSync } from 'node:fs';
-import { GraphBuilder, attr, decodeModel, encodeModel, type ModelProto } from '../engine/onnx-builder.js';
+import { GraphBuilder, attr, decodeModel, encodeModel, readOnnxFile, type ModelProto } from '../engine/onnx-builder.js';
 import { Engine, f32, type ort } from '../engine/session.js';
 import { runImageBatches } from '../engine/image-batches.js';
 import { appendNodes, assertTensorsExist, inlineExternalData, setOutputs, type AppendSpec } from '../engine/surgery.js';
@@ -128,15 +127,7 @@ function validateConfig(config: BackboneConfig, grid: [number, number]): void {
 
 /** Reads and parses the ONNX file, with errors naming it. */
 function readModel(path: string): { model: ModelProto; hash: string } {
-  let bytes: Uint8Array;
-  try {
-    if (statSync(path).isDirectory()) throw new Error('is a folder, not an .onnx file');
-    bytes = readFileSync(path);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'backbone model file not found' : `cannot read the backbone model (${e.message})`;
-    throw new Error(`${path}: ${why}`);
-  }
+  const bytes = readOnnxFile(path, 'backbone model');
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   return { model: inlineExternalData(decodeModel(bytes, path), path), hash };
 }

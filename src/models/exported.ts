@@ -4,9 +4,9 @@
  * the model's metadata); the classifier tensors used by the explanations are read from the
  * model's own initializers, so nothing else is needed.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type onnxProto from 'onnx-proto';
-import { decodeModel, onnx, type ModelProto } from '../engine/onnx-builder.js';
+import { decodeModel, onnx, readOnnxFile, type ModelProto } from '../engine/onnx-builder.js';
 import { Engine, getDefaultEngine, type ort } from '../engine/session.js';
 import { runImageBatches } from '../engine/image-batches.js';
 import type { ConceptModel } from './concept-model.js';
@@ -77,14 +77,7 @@ export class ExportedSalfCbm implements ConceptModel {
 
   /** Loads `path` (an exported .onnx) and its sidecar, with errors naming the file. */
   static async load(path: string, engine: Engine = getDefaultEngine()): Promise<ExportedSalfCbm> {
-    let bytes: Uint8Array;
-    try {
-      if (statSync(path).isDirectory()) throw new Error('is a folder, not an .onnx file');
-      bytes = readFileSync(path);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new Error(`${path}: ${e.code === 'ENOENT' ? 'file not found' : `cannot read (${e.message})`}`);
-    }
+    const bytes = readOnnxFile(path, 'exported model');
     const side = sidecarPath(path);
     return ExportedSalfCbm.fromBytes(bytes, path, existsSync(side) ? { path: side, text: readFileSync(side, 'utf8') } : undefined, engine);
   }

@@ -146,7 +146,7 @@ test('bad files fail with messages naming them', async () => {
   writeFileSync(text, 'this is not a model\n');
   await assert.rejects(ExportedSalfCbm.load(text), /notes\.onnx: not an ONNX model/);
   await assert.rejects(ExportedSalfCbm.load(cnn.path), /cnn\.onnx: an ONNX model, but not a SALF-CBM export/);
-  await assert.rejects(ExportedSalfCbm.load(join(root, 'absent.onnx')), /absent\.onnx: file not found/);
+  await assert.rejects(ExportedSalfCbm.load(join(root, 'absent.onnx')), /absent\.onnx: exported model file not found/);
   writeFileSync(join(root, 'bad-side.onnx'), readFileSync(join(root, 'cnn-mean.onnx')));
   writeFileSync(join(root, 'bad-side.json'), '{"format": "other"}');
   await assert.rejects(ExportedSalfCbm.load(join(root, 'bad-side.onnx')), /bad-side\.json: not a SALF-CBM export description/);
