@@ -195,6 +195,33 @@ def caption_for(obj, rng: np.random.Generator):
     return template.format(words), {a: obj[a] for a in attrs}
 
 
+def add_caption(objs: list, inside: list, rng: np.random.Generator, present: list, captions: list, wanted: list) -> None:
+    """Records a prompted image's circled objects and draws its caption (the first circled
+    object's, or a background caption when the circle holds none)."""
+    present.append([{a: objs[k][a] for a in ATTRS} for k in inside])
+    if inside:
+        text, want = caption_for(objs[inside[0]], rng)
+    else:
+        text, want = BACKGROUND_CAPTIONS[rng.integers(0, len(BACKGROUND_CAPTIONS))], None
+    captions.append(text)
+    wanted.append(want)
+
+
+def caption_targets(present: list, wanted: list) -> torch.Tensor:
+    """target[a, b] = 1 when caption b describes image a: some circled object of a has every
+    attribute caption b names (a background caption matches images with nothing circled)."""
+    n = len(present)
+    target = np.zeros((n, n), np.float32)
+    for a in range(n):
+        for b in range(n):
+            want = wanted[b]
+            if want is None:
+                target[a, b] = float(len(present[a]) == 0)
+            else:
+                target[a, b] = float(any(all(o[k] == v for k, v in want.items()) for o in present[a]))
+    return torch.from_numpy(target)
+
+
 def circle_coverage(lab: np.ndarray, n_objects: int, cx: int, cy: int, r: int, sigma: float) -> np.ndarray:
     """Per object, the share of the circle's disc it covers, each pixel weighted by a Gaussian
     of the distance to the centre (standard deviation sigma * r): largest for a circle centred on
@@ -241,22 +268,9 @@ def clip_batch_single(split: Split, rng: np.random.Generator, batch: int):
             inside = circled_objects(lab, objs, cx, cy, r)
             cv2.circle(img, (cx, cy), r, (255, 0, 0), 2, cv2.LINE_8)
         imgs.append(img)
-        present.append([{a: objs[k][a] for a in ATTRS} for k in inside])
-        if inside:
-            text, want = caption_for(objs[inside[0]], rng)
-        else:
-            text, want = BACKGROUND_CAPTIONS[rng.integers(0, len(BACKGROUND_CAPTIONS))], None
-        captions.append(text)
-        wanted.append(want)
-    target = np.zeros((batch, batch), np.float32)
-    for a in range(batch):
-        for b in range(batch):
-            want = wanted[b]
-            if want is None:
-                target[a, b] = float(len(present[a]) == 0)
-            else:
-                target[a, b] = float(any(all(o[k] == v for k, v in want.items()) for o in present[a]))
-    return np.stack(imgs), captions, torch.from_numpy(target), present
+        add_caption(objs, inside, rng, present, captions, wanted)
+    target = caption_targets(present, wanted)
+    return np.stack(imgs), captions, target, present
 
 
 def clip_batch(split: Split, rng: np.random.Generator, batch: int, group: int, concepts: list, kinds: dict,
@@ -304,22 +318,9 @@ def clip_batch(split: Split, rng: np.random.Generator, batch: int, group: int, c
                     coverage[b, m] = sum(cov[k] for k in range(len(objs)) if objs[k][kinds[c]] == c)
                 cv2.circle(img, (cx, cy), r, (255, 0, 0), 2, cv2.LINE_8)
             imgs.append(img)
-            present.append([{a: objs[k][a] for a in ATTRS} for k in inside])
-            if inside:
-                text, want = caption_for(objs[inside[0]], rng)
-            else:
-                text, want = BACKGROUND_CAPTIONS[rng.integers(0, len(BACKGROUND_CAPTIONS))], None
-            captions.append(text)
-            wanted.append(want)
-    target = np.zeros((batch, batch), np.float32)
-    for a in range(batch):
-        for b in range(batch):
-            want = wanted[b]
-            if want is None:
-                target[a, b] = float(len(present[a]) == 0)
-            else:
-                target[a, b] = float(any(all(o[k] == v for k, v in want.items()) for o in present[a]))
-    return np.stack(imgs), captions, torch.from_numpy(target), present, torch.from_numpy(coverage)
+            add_caption(objs, inside, rng, present, captions, wanted)
+    target = caption_targets(present, wanted)
+    return np.stack(imgs), captions, target, present, torch.from_numpy(coverage)
 
 
 def in_image_loss(logits: torch.Tensor, coverage: torch.Tensor, group: int) -> torch.Tensor:
