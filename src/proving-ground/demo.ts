@@ -69,7 +69,15 @@ export interface SplitMeasures {
   pointingGameC: number;
   conceptMIoUC: number;
   conceptIoUC: Record<string, number>;
+  /**
+   * The pointing game restricted to concepts of the main (largest, class-deciding) object; the
+   * other pairs are concepts only distractors carry, which the black box has no need to encode.
+   */
+  pointingGameMainP: number;
+  pointingGameMainC: number;
   pairs: number;
+  /** Pairs whose concept the main object carries. */
+  mainPairs: number;
   /** The pointing game's chance level (mean fraction of the image a present concept covers). */
   pointingChance: number;
 }
@@ -193,6 +201,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const nodes = (_g: readonly [number, number], s: number) => ({ y: centres.map((c) => (c * s) / size), x: centresX.map((c) => (c * s) / size) });
     const scoreP = new LocalisationScore(aligned, nodes);
     const scoreC = new LocalisationScore(aligned, nodes);
+    const mainP = new LocalisationScore(aligned, nodes);
+    const mainC = new LocalisationScore(aligned, nodes);
     progress.start(`localisation (${split})`, n);
     const mapP = new Float32Array(G);
     entries.forEach((e, i) => {
@@ -203,8 +213,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         if (!ann.objects.some((o) => o.area > 0 && (o.shape === concept || o.colour === concept || o.pattern === concept))) return;
         const mask = conceptMaskFromLabels(labels, ann.objects, concept);
         for (let g = 0; g < G; g++) mapP[g] = P[(i * G + g) * M + m]!;
+        const mapC = sparseOut.conceptMaps.subarray((i * M + m) * G, (i * M + m + 1) * G);
         scoreP.add(concept, mapP, model.config.grid, mask, ann.size);
-        scoreC.add(concept, sparseOut.conceptMaps.subarray((i * M + m) * G, (i * M + m + 1) * G), model.config.grid, mask, ann.size);
+        scoreC.add(concept, mapC, model.config.grid, mask, ann.size);
+        const main = ann.objects[ann.mainObject]!;
+        if (main.area > 0 && (main.shape === concept || main.colour === concept || main.pattern === concept)) {
+          mainP.add(concept, mapP, model.config.grid, mask, ann.size);
+          mainC.add(concept, mapC, model.config.grid, mask, ann.size);
+        }
       });
       progress.update(i + 1);
     });
@@ -219,7 +235,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       pointingGameC: scoreC.pointingGame,
       conceptMIoUC: scoreC.conceptMIoU,
       conceptIoUC: scoreC.conceptIoU(),
+      pointingGameMainP: mainP.pointingGame,
+      pointingGameMainC: mainC.pointingGame,
       pairs: scoreC.pairs,
+      mainPairs: mainC.pairs,
       pointingChance: scoreC.chance,
     };
   };

@@ -117,12 +117,44 @@ def evaluate_classifier(model, split: Split, batch=128) -> float:
     return correct / max(1, len(split))
 
 
-def train_classifier(splits, n_classes: int, args, rng: np.random.Generator):
-    model = Classifier(n_classes)
+def concept_presence(split: Split, world) -> torch.Tensor:
+    """N x M: whether some visible object of each image carries concept word m."""
+    kinds = [(c['name'], c['kind']) for c in world['concepts']]
+    return torch.tensor([[float(any(o['area'] > 0 and o[kind] == name for o in a['objects'])) for name, kind in kinds]
+                         for a in split.annotations])
+
+
+def concept_cover_map(lab: np.ndarray, objects: list, world) -> np.ndarray:
+    """M x 7 x 7: the share of each feature-map cell's 32 x 32 pixels that concept m covers."""
+    cell = SIZE // GRID
+    share = np.stack([(lab == k + 1).reshape(GRID, cell, GRID, cell).mean(axis=(1, 3)) for k in range(len(objects))]) \
+        if objects else np.zeros((0, GRID, GRID))
+    out = np.zeros((len(world['concepts']), GRID, GRID), np.float32)
+    for m, c in enumerate(world['concepts']):
+        for k, o in enumerate(objects):
+            if o[c['kind']] == c['name']:
+                out[m] += share[k]
+    return out
+
+
+def train_classifier(splits, world, args, rng: np.random.Generator):
+    """Cross-entropy on the class rule. With `--presence-weight` above 0, an auxiliary head also
+    predicts which concept words the image shows (binary cross-entropy): a linear layer on the
+    pooled features, or with `--presence-map` a 1x1 convolution predicting each cell's share of
+    every concept. It stands in for the broad pretraining that gives real backbones features for
+    more than their classes; the head is dropped from the export."""
+    model = Classifier(len(world['classes']))
     train = splits['train']
     steps_per_epoch = math.ceil(len(train) / args.batch)
     total = steps_per_epoch * args.cls_epochs
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    params = list(model.parameters())
+    presence, aux = None, None
+    channels, n_concepts = model.head.in_features, len(world['concepts'])
+    if args.presence_weight > 0:
+        presence = concept_presence(train, world)
+        aux = torch.nn.Conv2d(channels, n_concepts, 1) if args.presence_map else torch.nn.Linear(channels, n_concepts)
+        params += list(aux.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=total, pct_start=0.15)
     t0 = time.time()
     best, best_state = -1.0, None
@@ -132,9 +164,17 @@ def train_classifier(splits, n_classes: int, args, rng: np.random.Generator):
         for s in range(0, len(order), args.batch):
             idx = order[s:s + args.batch]
             ks = rng.integers(0, 8, len(idx))
-            imgs = np.stack([augment(train.images[i], train.labels[i], k)[0] for i, k in zip(idx, ks)])
-            logits, _ = model(to_pixels(np.ascontiguousarray(imgs)))
+            pairs = [augment(train.images[i], train.labels[i], k) for i, k in zip(idx, ks)]
+            imgs = np.stack([img for img, _ in pairs])
+            logits, features = model(to_pixels(np.ascontiguousarray(imgs)))
             loss = F.cross_entropy(logits, torch.from_numpy(train.classes[idx]))
+            if aux is not None and args.presence_map:
+                cover = torch.from_numpy(np.stack([concept_cover_map(np.ascontiguousarray(lab), train.annotations[i]['objects'], world)
+                                                   for (_, lab), i in zip(pairs, idx)]))
+                loss = loss + args.presence_weight * F.binary_cross_entropy_with_logits(aux(features), cover)
+            elif aux is not None:
+                pooled = features.mean(dim=(2, 3))
+                loss = loss + args.presence_weight * F.binary_cross_entropy_with_logits(aux(pooled), presence[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -559,6 +599,11 @@ def main() -> None:
     p.add_argument('--threads', type=int, default=1, help='torch CPU threads (results depend on it)')
     p.add_argument('--batch', type=int, default=64)
     p.add_argument('--cls-epochs', type=int, default=16)
+    p.add_argument('--presence-weight', type=float, default=0.0,
+                   help='classifier: weight of the auxiliary loss predicting which concept words an image shows '
+                        '(0: the class rule only)')
+    p.add_argument('--presence-map', action='store_true',
+                   help='classifier: the auxiliary head predicts each feature cell\'s share of every concept')
     p.add_argument('--clip-steps', type=int, default=2000)
     p.add_argument('--embed-dim', type=int, default=64)
     p.add_argument('--group', type=int, default=1,
@@ -587,7 +632,7 @@ def main() -> None:
 
     if args.only in (None, 'classifier'):
         torch.manual_seed(args.seed)
-        model, metrics = train_classifier(splits, len(world['classes']), args, np.random.default_rng(args.seed))
+        model, metrics = train_classifier(splits, world, args, np.random.default_rng(args.seed))
         export_classifier(model, world, os.path.join(args.out, 'classifier'), metrics, args)
     if args.only in (None, 'clip'):
         torch.manual_seed(args.seed + 1)

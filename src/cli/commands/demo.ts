@@ -16,6 +16,8 @@ function table(test: SplitMeasures, shifted: SplitMeasures): string {
     ['pointing game, chance level', (s) => f3(s.pointingChance)],
     ['pointing game, CLIP red-circle maps P', (s) => f3(s.pointingGameP)],
     ['pointing game, SALF-CBM maps C', (s) => f3(s.pointingGameC)],
+    ['pointing game, P, main-object concepts only', (s) => f3(s.pointingGameMainP)],
+    ['pointing game, C, main-object concepts only', (s) => f3(s.pointingGameMainC)],
     ['concept mIoU, CLIP red-circle maps P', (s) => f3(s.conceptMIoUP)],
     ['concept mIoU, SALF-CBM maps C', (s) => f3(s.conceptMIoUC)],
   ];
