@@ -31,6 +31,19 @@ export class Rng {
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
   }
 
+  /** The generator's state (four 32-bit words), for checkpoints. */
+  getState(): [number, number, number, number] {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+
+  /** Restores a state taken with `getState`, so the sequence continues exactly from there. */
+  setState(state: readonly number[]): void {
+    if (state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= 0 && w < 0x100000000) || state.every((w) => w === 0)) {
+      throw new Error(`Rng.setState: expected four 32-bit unsigned words, not all zero (got [${state.join(', ')}])`);
+    }
+    [this.a, this.b, this.c, this.d] = state.map((w) => w | 0) as [number, number, number, number];
+  }
+
   /** The next 32-bit unsigned integer. */
   nextU32(): number {
     const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;

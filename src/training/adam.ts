@@ -52,6 +52,16 @@ export class Adam {
     this.v = new Float32Array(size);
   }
 
+  /** Restores the step count and moments saved from an Adam of the same size (checkpoints). */
+  restore(state: { step: number; m: Float32Array; v: Float32Array }): void {
+    if (state.m.length !== this.size || state.v.length !== this.size || !Number.isInteger(state.step) || state.step < 0) {
+      throw new Error(`Adam.restore: expected a step count and ${this.size} moments`);
+    }
+    this.step = state.step;
+    this.m.set(state.m);
+    this.v.set(state.v);
+  }
+
   /** Updates `params` in place from `grad` (same length). */
   update(params: Float32Array, grad: Float32Array): void {
     if (params.length !== this.size || grad.length !== this.size) {

@@ -12,6 +12,7 @@
  */
 import { Engine, getDefaultEngine } from '../engine/session.js';
 import { Adam, type AdamOptions } from './adam.js';
+import { checkpointKey, loadCblCheckpoint, saveCblCheckpoint } from './cbl-checkpoint.js';
 import { PreparedCblData, type CblDims, type CblReduction } from './cbl-graph.js';
 import { Rng } from '../rng.js';
 
@@ -77,6 +78,12 @@ export interface TrainConceptLayerOptions {
   adam?: Omit<AdamOptions, 'lr'>;
   /** Grid positions per graph run; see `PrepareOptions.gridChunk`. */
   gridChunk?: number;
+  /**
+   * A checkpoint file, written at every validation point: a run interrupted after one resumes
+   * there (and a finished run returns its result without training), ending exactly as an
+   * uninterrupted run. A checkpoint of other data or options is ignored and replaced.
+   */
+  checkpoint?: string;
 }
 
 /** Result of `trainConceptLayer`. */
@@ -139,12 +146,34 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   const valData = await PreparedCblData.create(engine, val, T, dims, prep);
   const opt = new Adam(M * D, { ...options.adam, lr: options.lr ?? 1e-3 });
 
-  const history: CblHistoryEntry[] = [];
+  let history: CblHistoryEntry[] = [];
   let best: Float32Array = Float32Array.from(W);
   let bestStep = -1;
   let bestValLoss = Infinity;
   let steps = 0;
-  for (let step = 0; step < maxSteps; step++) {
+  let first = 0;
+  const ckpt = options.checkpoint;
+  const key = ckpt === undefined ? '' : checkpointKey(
+    { M, G, D, E, maxSteps, valEvery, stepSamples, seed: options.seed ?? 0, lr: opt.lr, adam: options.adam ?? {}, eps: options.eps, reduction: options.reduction ?? 'sum' },
+    [train.F, train.I, val.F, val.I, T, ...(options.init ? [options.init] : [])],
+  );
+  const saved = ckpt === undefined ? undefined : loadCblCheckpoint(ckpt, key, M * D);
+  if (saved) {
+    ({ W, best, bestStep, bestValLoss, history } = saved);
+    opt.restore(saved.adam);
+    rng.setState(saved.rng);
+    steps = saved.step + 1;
+    if (saved.done) return { Wc: best, history, bestStep, bestValLoss, steps };
+    first = steps;
+  }
+  const checkpoint = (step: number, done: boolean): void => {
+    if (ckpt === undefined) return;
+    saveCblCheckpoint(ckpt, key, {
+      step, done, W, best, bestStep, bestValLoss, history,
+      adam: { step: opt.step, m: opt.m, v: opt.v }, rng: rng.getState(),
+    });
+  };
+  for (let step = first; step < maxSteps; step++) {
     let batch = fullBatch;
     if (!batch) {
       batch = await PreparedCblData.create(engine, train, T, dims, { ...prep, rows: rng.sample(train.n, B) });
@@ -162,8 +191,10 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
         bestStep = step;
         best = Float32Array.from(W);
       }
+      // LF-CBM: stop as soon as the validation loss stops falling.
+      checkpoint(step, !improved || step === maxSteps - 1);
       options.onProgress?.({ step, maxSteps, trainLoss, valLoss: ev.loss, bestStep });
-      if (!improved) break; // LF-CBM: stop as soon as the validation loss stops falling
+      if (!improved) break;
     } else {
       options.onProgress?.({ step, maxSteps, trainLoss, bestStep });
     }
@@ -255,7 +286,10 @@ export interface TrainWithCutoffResult {
   final: TrainConceptLayerResult;
 }
 
-/** Train on all concepts → interpretability cutoff → retrain on the kept concepts. */
+/**
+ * Train on all concepts → interpretability cutoff → retrain on the kept concepts. With
+ * `checkpoint`, the retraining checkpoints to a sibling file ending in `-kept.safetensors`.
+ */
 export async function trainWithCutoff(options: TrainWithCutoffOptions): Promise<TrainWithCutoffResult> {
   const { D, E } = options;
   const first = await trainConceptLayer(options);
@@ -266,6 +300,7 @@ export async function trainWithCutoff(options: TrainWithCutoffOptions): Promise<
   }
   if (kept.length === options.M) return { Wc: first.Wc, kept, report, first, final: first };
   const init = options.retrainFrom === 'kept' ? selectRows(first.Wc, D, kept) : undefined;
-  const final = await trainConceptLayer({ ...options, T: selectRows(options.T, E, kept), M: kept.length, init });
+  const checkpoint = options.checkpoint?.replace(/(\.safetensors)?$/, '-kept.safetensors');
+  const final = await trainConceptLayer({ ...options, T: selectRows(options.T, E, kept), M: kept.length, init, checkpoint });
   return { Wc: final.Wc, kept, report, first, final };
 }

@@ -5,7 +5,8 @@
  *
  * Everything that can fail on bad input (dataset layout, backbone tensors, CLIP folder, concept
  * list) is checked before the long work starts. Features and embeddings are cached under
- * `cacheDir`, so an interrupted run restarts where it stopped.
+ * `cacheDir` and the concept layer's training checkpoints there at every validation point, so
+ * an interrupted run restarts where it stopped.
  */
 import { join, resolve } from 'node:path';
 import { scanImageFolder, type Sample } from '../data/image-folder.js';
@@ -150,6 +151,7 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
     cutoff: cbl.cutoff,
     seed,
     engine,
+    checkpoint: join(cacheDir, 'concept-layer.safetensors'),
     onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(3)}` : ''}`),
   });
   progress.stop();

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/paths.js';
 import { Engine } from '../../src/engine/session.js';
 import { PreparedCblData } from '../../src/training/cbl-graph.js';
 import { Rng } from '../../src/rng.js';
@@ -92,6 +95,61 @@ test('init follows nn.Linear (U(−1/√D, 1/√D)); inputs are checked', async 
   await assert.rejects(trainConceptLayer({ ...base, train: { ...train, n: 201 } }), /train\.F has/);
   await assert.rejects(trainConceptLayer({ ...base, init: new Float32Array(2) }), /init has 2 values/);
   await assert.rejects(trainConceptLayer({ ...base, maxSteps: 0 }), /maxSteps must be a positive integer/);
+});
+
+test('an interrupted run resumes from its checkpoint and ends exactly as an uninterrupted one', async () => {
+  const opts = { ...base, stepSamples: 64, maxSteps: 40, valEvery: 4 };
+  const whole = await trainConceptLayer(opts);
+  assert.ok(whole.steps > 12, `the uninterrupted run takes ${whole.steps} steps`);
+  const checkpoint = join(tempDir('salf-cbl-ckpt-'), 'cbl.safetensors');
+  // Interrupted at step 10: the last checkpoint is the validation at step 8.
+  await assert.rejects(trainConceptLayer({ ...opts, checkpoint, onProgress: (p) => { if (p.step === 10) throw new Error('interrupted'); } }), /interrupted/);
+  const resumedSteps: number[] = [];
+  const resumed = await trainConceptLayer({ ...opts, checkpoint, onProgress: (p) => resumedSteps.push(p.step) });
+  assert.equal(resumedSteps[0], 9, 'resumes after the last validation point');
+  assert.deepEqual(resumed.Wc, whole.Wc);
+  assert.deepEqual(resumed.history, whole.history);
+  assert.equal(resumed.bestStep, whole.bestStep);
+  assert.equal(resumed.steps, whole.steps);
+  // A finished run is returned from its checkpoint without training.
+  let called = 0;
+  const again = await trainConceptLayer({ ...opts, checkpoint, onProgress: () => called++ });
+  assert.equal(called, 0);
+  assert.deepEqual(again.Wc, whole.Wc);
+  assert.equal(again.steps, whole.steps);
+  // Other options: the checkpoint is not theirs, so training starts afresh (and replaces it).
+  const other = await trainConceptLayer({ ...opts, lr: 5e-3 });
+  const fresh = await trainConceptLayer({ ...opts, lr: 5e-3, checkpoint, onProgress: () => called++ });
+  assert.ok(called > 0);
+  assert.deepEqual(fresh.Wc, other.Wc);
+  writeFileSync(checkpoint, 'not a checkpoint');
+  await assert.rejects(trainConceptLayer({ ...opts, checkpoint }), new RegExp(`${checkpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a safetensors file`));
+});
+
+test('trainWithCutoff checkpoints the first training and the retraining in two files', async () => {
+  const dir = tempDir('salf-cbl-ckpt-');
+  const checkpoint = join(dir, 'cbl.safetensors');
+  const plain = await trainWithCutoff({ ...base, cutoff: 0.45 });
+  const first = await trainWithCutoff({ ...base, cutoff: 0.45, checkpoint });
+  assert.deepEqual(readdirSync(dir).sort(), ['cbl-kept.safetensors', 'cbl.safetensors']);
+  assert.deepEqual(first.Wc, plain.Wc);
+  let called = 0;
+  const again = await trainWithCutoff({ ...base, cutoff: 0.45, checkpoint, onProgress: () => called++ });
+  assert.equal(called, 0, 'both trainings are read back from their checkpoints');
+  assert.deepEqual(again.Wc, plain.Wc);
+  assert.deepEqual(again.kept, plain.kept);
+});
+
+test('the generator state round-trips, so a restored generator continues the same sequence', () => {
+  const a = new Rng(7);
+  a.next();
+  const state = a.getState();
+  const expected = [a.nextU32(), a.nextU32(), a.next()];
+  const b = new Rng(123);
+  b.setState(state);
+  assert.deepEqual([b.nextU32(), b.nextU32(), b.next()], expected);
+  assert.throws(() => b.setState([0, 0, 0, 0]), /not all zero/);
+  assert.throws(() => b.setState([1, 2, 3]), /four 32-bit unsigned words/);
 });
 
 test('engine cleanup', async () => {
