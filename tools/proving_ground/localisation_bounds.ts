@@ -19,6 +19,7 @@
  * classifier/ replaces the committed one; --aligned: the probe reads the feature map bilinearly at
  * the circle centres instead of at its own cell centres, which lie up to 17 px further out).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../../src/engine/session.js';
@@ -138,8 +139,12 @@ function solveSpd(A: Float64Array, B: Float64Array, p: number, k: number): Float
 }
 
 const engine = new Engine();
-const assets = provingGroundAssets();
-const backboneConfig = provingGroundBackbone(values.models ?? assets);
+const models = values.models ?? provingGroundAssets();
+if (!existsSync(join(models, 'classifier', 'backbone.json'))) {
+  console.error(`${models}: no classifier/backbone.json (expected a train_models.py output folder)`);
+  process.exit(2);
+}
+const backboneConfig = provingGroundBackbone(models);
 const backbone = await Backbone.load(backboneConfig, [G, G], engine);
 
 /** Per grid node: the two feature cells (row or column) it lies between and their weights. */
