@@ -151,7 +151,7 @@ def train_classifier(splits, world, args, rng: np.random.Generator):
     presence, aux = None, None
     channels, n_concepts = model.head.in_features, len(world['concepts'])
     if args.presence_weight > 0:
-        presence = concept_presence(train, world)
+        presence = None if args.presence_map else concept_presence(train, world)
         aux = torch.nn.Conv2d(channels, n_concepts, 1) if args.presence_map else torch.nn.Linear(channels, n_concepts)
         params += list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
