@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { closestNames } from '../closest-names.js';
 import { onnx, type ModelProto } from './onnx-builder.js';
 
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -56,30 +57,9 @@ export function listTensors(model: ModelProto): TensorInfo[] {
   return out;
 }
 
-/** Levenshtein distance (case-insensitive), for "did you mean" suggestions. */
-function editDistance(a: string, b: string): number {
-  a = a.toLowerCase();
-  b = b.toLowerCase();
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
 /** The `k` tensor names closest to `name` (substring matches first, then by edit distance). */
 export function closestTensorNames(model: ModelProto, name: string, k = 5): string[] {
-  const lower = name.toLowerCase();
-  const scored = listTensors(model).map((t) => {
-    const sub = t.name.toLowerCase().includes(lower) || lower.includes(t.name.toLowerCase());
-    return { name: t.name, score: editDistance(name, t.name) - (sub ? 1000 : 0) };
-  });
-  scored.sort((x, y) => x.score - y.score);
-  return scored.slice(0, k).map((s) => s.name);
+  return closestNames(listTensors(model).map((t) => t.name), name, k);
 }
 
 /**

@@ -12,7 +12,8 @@ export { explainRegion, regionScores, type RegionExplanation, type RegionConcept
 export { inputGeometry, inputToImage, imageToInput, visibleRect, type InputGeometry } from './geometry.js';
 export { upsampleBilinear, colourise, colormapAt, COLORMAP } from './heatmap.js';
 export { intervene, applyEdits, classifyConceptMaps, type ConceptEdit, type InterventionResult } from './intervene.js';
-export { resolveName, closestNames } from './names.js';
+export { resolveName } from './names.js';
+export { closestNames } from '../closest-names.js';
 export {
   parseRegion, rasteriseRegion, loadMaskFile, decodeMaskImage, decodeRle, encodeRle, samMaskFromJson, regionGridWeights, gridMask,
   type Region, type RegionFrame, type RasterRegion, type CocoRle,
