@@ -16,6 +16,7 @@ import { extname, join, resolve, sep } from 'node:path';
 import { loadRgb, type Interpolation } from './image-io.js';
 import { Rng } from '../rng.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
+import { parseJson } from './parse-json.js';
 
 /** One image and its class index. */
 export interface Sample {
@@ -160,12 +161,7 @@ export function readSplitFile(file: string): Map<string, SplitName> {
   };
 
   if (file.toLowerCase().endsWith('.json')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${file}: invalid JSON (${(err as Error).message})`);
-    }
+    const json = parseJson(text, file);
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new Error(`${file}: expected an object {"train": [...], "val": [...], "test": [...]}`);
     }

@@ -22,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
 import type { Region } from './raster.js';
+import { parseJson } from '../data/parse-json.js';
 
 export {
   describeRegion, gridMask, rasteriseRegion, regionGridWeights,
@@ -230,12 +231,7 @@ export function encodeRle(mask: Uint8Array, width: number, height: number): Coco
  * either (SAM's output) or an object with an `annotations` list. A list of several needs `index`.
  */
 export function samMaskFromJson(text: string, name: string, index?: number): { mask: Uint8Array; width: number; height: number } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${name}: invalid JSON (${(err as Error).message})`);
-  }
+  const doc = parseJson(text, name);
   let list: unknown[] | undefined;
   if (Array.isArray(doc)) list = doc;
   else if (doc && typeof doc === 'object' && Array.isArray((doc as { annotations?: unknown }).annotations)) list = (doc as { annotations: unknown[] }).annotations;

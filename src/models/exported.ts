@@ -14,6 +14,7 @@ import { EXPORT_METADATA_KEY, sidecarPath, type ExportInfo } from './export.js';
 import { HEAD_TENSORS } from './head-ops.js';
 import type { SalfOutputs } from './salf-cbm.js';
 import { HEAD_OUTPUTS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
+import { parseJson } from '../data/parse-json.js';
 
 /** Float32 values of an initializer (raw little-endian bytes or float_data). */
 function tensorValues(t: onnxProto.onnx.ITensorProto, source: string): Float32Array {
@@ -29,12 +30,7 @@ function tensorValues(t: onnxProto.onnx.ITensorProto, source: string): Float32Ar
 }
 
 function parseInfo(text: string, where: string): ExportInfo {
-  let info: ExportInfo;
-  try {
-    info = JSON.parse(text) as ExportInfo;
-  } catch (err) {
-    throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
-  }
+  const info = parseJson(text, where) as ExportInfo;
   if (info?.format !== 'salf-cbm-onnx') throw new Error(`${where}: not a SALF-CBM export description (format is ${JSON.stringify(info?.format)})`);
   if (!Array.isArray(info.concepts) || !Array.isArray(info.classes) || !Array.isArray(info.grid)) {
     throw new Error(`${where}: concepts, classes and grid are required`);

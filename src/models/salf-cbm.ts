@@ -18,6 +18,7 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
 import { Backbone, type BackboneConfig } from './backbone.js';
 import { extractFeatures } from './extract-features.js';
+import { parseJson } from '../data/parse-json.js';
 
 /** Everything besides the tensors that defines a SALF-CBM. */
 export interface SalfCbmConfig {
@@ -193,9 +194,5 @@ function readJson<T>(path: string): T {
   } catch (err) {
     throw new Error(`${path}: cannot read (${(err as Error).message})`);
   }
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON (${(err as Error).message})`);
-  }
+  return parseJson(text, path) as T;
 }

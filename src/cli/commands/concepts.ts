@@ -13,6 +13,7 @@ import { Engine } from '../../engine/session.js';
 import { ClipModel } from '../../models/clip.js';
 import { finite, fraction, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+import { parseJson } from '../../data/parse-json.js';
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -148,12 +149,7 @@ function readConceptsInput(path: string): { concepts: string[]; classes?: string
     throw new Error(`${path}: cannot read the concepts (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   if (text.trimStart().startsWith('{')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${path}: invalid JSON (${(err as Error).message})`);
-    }
+    const json = parseJson(text, path);
     const raw = parseRawConcepts(json, path);
     const concepts = allConcepts(raw);
     if (concepts.length === 0) throw new Error(`${path}: holds no concepts`);
