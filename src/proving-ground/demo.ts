@@ -27,7 +27,7 @@ import { conceptMaskFromLabels, generateWorld, loadAnnotation, loadLabelMask, re
 import { LocalisationScore } from './localisation.js';
 import { upsampleAtCentres } from '../explain/prompt-aligned.js';
 import { gridCentres, type Placement } from '../similarity/prompting.js';
-import { CONCEPTS } from './vocab.js';
+import { CONCEPTS, conceptKind } from './vocab.js';
 
 /** Where the committed proving-ground models live (assets/proving-ground in the package). */
 export function provingGroundAssets(): string {
@@ -210,14 +210,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const labels = loadLabelMask(world, e.id);
       model.concepts.forEach((concept, m) => {
         // Concepts present in the image: some visible object carries the word.
-        if (!ann.objects.some((o) => o.area > 0 && (o.shape === concept || o.colour === concept || o.pattern === concept))) return;
+        const kind = conceptKind(concept);
+        if (!ann.objects.some((o) => o.area > 0 && o[kind] === concept)) return;
         const mask = conceptMaskFromLabels(labels, ann.objects, concept);
         for (let g = 0; g < G; g++) mapP[g] = P[(i * G + g) * M + m]!;
         const mapC = sparseOut.conceptMaps.subarray((i * M + m) * G, (i * M + m + 1) * G);
         scoreP.add(concept, mapP, model.config.grid, mask, ann.size);
         scoreC.add(concept, mapC, model.config.grid, mask, ann.size);
         const main = ann.objects[ann.mainObject]!;
-        if (main.area > 0 && (main.shape === concept || main.colour === concept || main.pattern === concept)) {
+        if (main.area > 0 && main[kind] === concept) {
           mainP.add(concept, mapP, model.config.grid, mask, ann.size);
           mainC.add(concept, mapC, model.config.grid, mask, ann.size);
         }
