@@ -20,6 +20,7 @@ import {
   env as hfEnv,
 } from '@huggingface/transformers';
 import { Engine, ort, type Device } from '../engine/session.js';
+import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
 import type { ImageEncoder, TextEncoder as TextEncoderApi } from './encoders.js';
 
 /** Options of {@link ClipModel.load}. */
@@ -39,11 +40,20 @@ export interface ClipLoadOptions {
   hubEndpoint?: string;
   /** How long the hub reachability check may take, in ms (default 10000). */
   hubTimeoutMs?: number;
+  /**
+   * Weights of the two towers: `fp32` (default; `onnx/vision_model.onnx`, `onnx/text_model.onnx`)
+   * or `fp16` (`onnx/vision_model_fp16.onnx`, `onnx/text_model_fp16.onnx`, as transformers.js
+   * names them): half the memory and, on a GPU, faster; float16 inputs and outputs are converted.
+   */
+  precision?: ClipPrecision;
   /** Most images per vision-tower run (default 64); a model with a fixed batch size uses that. */
   imageBatch?: number;
   /** Most texts per text-tower run (default 256). */
   textBatch?: number;
 }
+
+/** Which weights of the towers are loaded. */
+export type ClipPrecision = 'fp32' | 'fp16';
 
 /** Where a CLIP comes from: a local folder or a hub model id. */
 export type ClipSource = { kind: 'folder'; path: string } | { kind: 'hub'; modelId: string };
@@ -154,8 +164,9 @@ async function identityFiles(dir: string): Promise<string[]> {
   return ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', ...onnxFiles];
 }
 
-function missingFiles(dir: string): string[] {
-  return CLIP_FOLDER_FILES.filter((f) => !existsSync(join(dir, f)));
+function missingFiles(dir: string, precision: ClipPrecision = 'fp32'): string[] {
+  const files = CLIP_FOLDER_FILES.map((f) => (precision === 'fp16' ? f.replace(/_model\.onnx$/, '_model_fp16.onnx') : f));
+  return files.filter((f) => !existsSync(join(dir, f)));
 }
 
 function isOffline(): boolean {
@@ -247,6 +258,8 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
   private readonly visionSession: ort.InferenceSession;
   private readonly textSession: ort.InferenceSession;
   private readonly pixelInput: string;
+  /** Whether the vision tower takes float16 pixels (an fp16 export without float32 I/O). */
+  private readonly pixelsHalf: boolean;
   private readonly feedMask: boolean;
   private readonly imageBatch: number;
   private readonly textBatch: number;
@@ -275,6 +288,8 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
       throw new Error(`${where}: onnx/vision_model.onnx must have exactly one input (pixel_values); it has ${vs.inputNames.join(', ')}`);
     }
     this.pixelInput = vs.inputNames[0]!;
+    const pixelMeta = vs.inputMetadata.find((m) => m.name === this.pixelInput);
+    this.pixelsHalf = pixelMeta !== undefined && pixelMeta.isTensor && pixelMeta.type === 'float16';
     if (!vs.outputNames.includes('image_embeds')) {
       throw new Error(`${where}: onnx/vision_model.onnx has no output "image_embeds" (outputs: ${vs.outputNames.join(', ')}); see ${LAYOUT_DOC}`);
     }
@@ -318,19 +333,21 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
    */
   static async load(source: string, options: ClipLoadOptions = {}): Promise<ClipModel> {
     const device = options.device ?? 'cpu';
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'fp16') throw new Error(`CLIP precision must be fp32 or fp16, got ${String(precision)}`);
     const engine = new Engine({ device, ...(options.threads !== undefined ? { threads: options.threads } : {}) });
     const resolved = resolveClipSource(source);
     if (resolved.kind === 'folder') {
       const dir = resolved.path;
       if (!existsSync(dir)) throw new Error(`CLIP folder ${dir} does not exist (expected a folder laid out as in ${LAYOUT_DOC}, or a Hugging Face model id)`);
       if (!statSync(dir).isDirectory()) throw new Error(`CLIP source ${dir} is a file; expected a folder laid out as in ${LAYOUT_DOC}`);
-      const missing = missingFiles(dir);
+      const missing = missingFiles(dir, precision);
       if (missing.length > 0) throw new Error(`CLIP folder ${dir} is missing ${missing.join(', ')} (layout: ${LAYOUT_DOC})`);
       const [parts, hash] = await Promise.all([
-        ClipModel.loadParts(dir, dir, { local_files_only: true }, engine),
+        ClipModel.loadParts(dir, dir, { local_files_only: true }, engine, precision),
         identityFiles(dir).then((f) => hashFiles(dir, f)),
       ]);
-      return ClipModel.create(parts, `file:${dir}#sha256:${hash}`, dir, device, options);
+      return ClipModel.create(parts, `file:${dir}#sha256:${hash}${precisionTag(precision)}`, dir, device, options);
     }
 
     const { modelId } = resolved;
@@ -340,7 +357,7 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
     const cacheDir = options.cacheDir ?? hfEnv.cacheDir;
     // transformers.js' file cache mirrors the repository: <cache>/<id>[/<revision>]/<file>.
     const cached = cacheDir ? (revision === 'main' ? join(cacheDir, modelId) : join(cacheDir, modelId, revision)) : undefined;
-    const isCached = cached !== undefined && missingFiles(cached).length === 0;
+    const isCached = cached !== undefined && missingFiles(cached, precision).length === 0;
     if (!isCached) {
       if (isOffline()) {
         throw new Error(`CLIP "${modelId}": HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set and the model is not in the cache (${cached ?? 'no cache'}). ${hubAdvice()}`);
@@ -350,12 +367,12 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
     // A cached copy is a complete folder: load it as one, which never touches the network
     // (transformers.js looks some files up outside `cache_dir` when given a hub id).
     const parts = isCached
-      ? await ClipModel.loadParts(cached, `"${modelId}" (cached at ${cached})`, { local_files_only: true }, engine)
-      : await ClipModel.loadParts(modelId, `"${modelId}"`, { revision, local_files_only: false, ...(cacheDir ? { cache_dir: cacheDir } : {}) }, engine);
-    const hash = cached !== undefined && missingFiles(cached).length === 0
+      ? await ClipModel.loadParts(cached, `"${modelId}" (cached at ${cached})`, { local_files_only: true }, engine, precision)
+      : await ClipModel.loadParts(modelId, `"${modelId}"`, { revision, local_files_only: false, ...(cacheDir ? { cache_dir: cacheDir } : {}) }, engine, precision);
+    const hash = cached !== undefined && missingFiles(cached, precision).length === 0
       ? `#sha256:${await hashFiles(cached, await identityFiles(cached))}`
       : '';
-    return ClipModel.create(parts, `hf:${modelId}@${revision}${hash}`, modelId, device, options);
+    return ClipModel.create(parts, `hf:${modelId}@${revision}${hash}${precisionTag(precision)}`, modelId, device, options);
   }
 
   /** The constructor's checks, releasing the sessions when they fail. */
@@ -374,10 +391,11 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
     where: string,
     hfOptions: { local_files_only: boolean; revision?: string; cache_dir?: string },
     engine: Engine,
+    precision: ClipPrecision,
   ): Promise<Parts> {
     const modelOptions = {
       ...hfOptions,
-      dtype: 'fp32' as const,
+      dtype: precision,
       device: engine.device,
       session_options: engine.sessionOptions(),
     };
@@ -438,18 +456,19 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
 
   private async runVision(pixels: Float32Array, n: number): Promise<Float32Array> {
     const S = this.inputSize;
-    const feeds = { [this.pixelInput]: new ort.Tensor('float32', pixels, [n, 3, S, S]) };
+    const dims = [n, 3, S, S];
+    const feeds = { [this.pixelInput]: this.pixelsHalf ? new ort.Tensor('float16', toFloat16Bits(pixels), dims) : new ort.Tensor('float32', pixels, dims) };
     const res = await this.visionSession.run(feeds, ['image_embeds']);
     return this.checkedEmbeds(res.image_embeds, n, 'image_embeds');
   }
 
   private checkedEmbeds(t: ort.OnnxValue | undefined, n: number, name: string): Float32Array {
     const tensor = t as ort.Tensor | undefined;
-    if (!tensor || tensor.type !== 'float32') throw new Error(`CLIP ${this.source}: ${name} is missing or not float32`);
+    if (!tensor || (tensor.type !== 'float32' && tensor.type !== 'float16')) throw new Error(`CLIP ${this.source}: ${name} is missing or not float32/float16`);
     if (tensor.dims.length !== 2 || tensor.dims[0] !== n || tensor.dims[1] !== this.embedDim) {
       throw new Error(`CLIP ${this.source}: ${name} has shape [${tensor.dims.join(', ')}], expected [${n}, ${this.embedDim}]`);
     }
-    return tensor.data as Float32Array;
+    return tensor.type === 'float16' ? fromFloat16Bits(tensor.data as Uint16Array) : (tensor.data as Float32Array);
   }
 
   /** L2-normalised embeddings of the texts, texts.length×E row-major. */
@@ -481,4 +500,9 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
     await Promise.all([this.vision.dispose(), this.text.dispose()]);
   }
 
+}
+
+/** The id suffix of non-default weights (so caches keyed by the id never mix precisions). */
+function precisionTag(precision: ClipPrecision): string {
+  return precision === 'fp32' ? '' : `#${precision}`;
 }
