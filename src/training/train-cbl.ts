@@ -9,11 +9,18 @@
  *
  * When the step takes the whole training set (N ≤ stepSamples) the batch never changes, so its
  * centred features and CLIP targets are prepared once (see `PreparedCblData`).
+ *
+ * A split is either held in memory (`CblDataSet`) or read in chunks from a `CblRowSource`. A batch
+ * whose prepared data fits `memoryBudgetBytes` is prepared in memory (a source's rows are loaded
+ * first); a larger one is streamed (`StreamedCblBatch`: the loss and gradient accumulated over
+ * chunks of images, the same values up to float rounding), so splits larger than memory train.
  */
 import { Engine, getDefaultEngine } from '../engine/session.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { checkpointKey, loadCblCheckpoint, saveCblCheckpoint } from './cbl-checkpoint.js';
-import { PreparedCblData, type CblDims, type CblReduction } from './cbl-graph.js';
+import { defaultGridChunk, PreparedCblData, type CblDims, type CblEvaluation, type CblReduction } from './cbl-graph.js';
+import { arraySource, isRowSource, loadRows, type CblRowSource } from './cbl-source.js';
+import { StreamedCblBatch, streamChunkRows } from './cbl-stream.js';
 import { Rng } from '../rng.js';
 
 /** One split: features F [n,G,D] (channels last), normalised prompted CLIP embeddings I [n,G,E]. */
@@ -21,6 +28,40 @@ export interface CblDataSet {
   F: Float32Array;
   I: Float32Array;
   n: number;
+}
+
+/** A split held in memory or read in chunks from a row source. */
+export type CblSplit = CblDataSet | CblRowSource;
+
+/**
+ * When a batch is streamed from its split instead of prepared in memory: 'auto' (default) when
+ * its prepared data would not fit `memoryBudgetBytes`; 'always'; 'never'.
+ */
+export type CblStreaming = 'auto' | 'always' | 'never';
+
+/** Default memory budget per split: 2 GiB. */
+export const CBL_DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
+
+/** Memory options shared by the training and the cutoff. */
+export interface CblMemoryOptions {
+  /**
+   * Bytes one split's batch may take in memory (default 2 GiB): a batch whose prepared data
+   * (`preparedBatchBytes`) fits is prepared in memory, a larger one is streamed, in chunks of
+   * images sized to this budget.
+   */
+  memoryBudgetBytes?: number;
+  /** Force streaming ('always') or the in-memory path ('never'); 'auto' by default. */
+  streaming?: CblStreaming;
+}
+
+/**
+ * Estimated bytes of a prepared batch of B images: centred features and targets (4·B·G·(D + M)),
+ * the per-grid-chunk intermediates, and, for a row source, the rows loaded as float32.
+ */
+export function preparedBatchBytes(B: number, dims: CblDims, fromSource: boolean, gridChunk?: number): number {
+  const { G, D, E, M } = dims;
+  const gc = gridChunk ?? defaultGridChunk(B, G, M);
+  return 4 * B * G * (D + M) + 6 * 4 * B * Math.min(gc, G) * M + (fromSource ? 4 * B * G * (D + E) : 0);
 }
 
 /** Reported after every step. */
@@ -46,9 +87,9 @@ export interface CblHistoryEntry {
 }
 
 /** Options of `trainConceptLayer`. */
-export interface TrainConceptLayerOptions {
-  train: CblDataSet;
-  val: CblDataSet;
+export interface TrainConceptLayerOptions extends CblMemoryOptions {
+  train: CblSplit;
+  val: CblSplit;
   /** Normalised concept text embeddings [M,E]. */
   T: Float32Array;
   M: number;
@@ -106,8 +147,9 @@ export function initConceptLayer(M: number, D: number, rng: Rng): Float32Array {
   return rng.uniformArray(M * D, -bound, bound);
 }
 
-function checkSplit(name: string, s: CblDataSet, G: number, D: number, E: number): void {
+function checkSplit(name: string, s: CblSplit, G: number, D: number, E: number): void {
   if (!Number.isInteger(s.n) || s.n < 2) throw new Error(`trainConceptLayer: ${name}.n must be an integer ≥ 2 (similarities are over images), got ${s.n}`);
+  if (isRowSource(s)) return; // chunks are checked as they are read
   if (s.F.length !== s.n * G * D) throw new Error(`trainConceptLayer: ${name}.F has ${s.F.length} values, expected n×G×D = ${s.n * G * D}`);
   if (s.I.length !== s.n * G * E) throw new Error(`trainConceptLayer: ${name}.I has ${s.I.length} values, expected n×G×E = ${s.n * G * E}`);
 }
@@ -115,6 +157,49 @@ function checkSplit(name: string, s: CblDataSet, G: number, D: number, E: number
 function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new Error(`trainConceptLayer: ${name} must be a positive integer, got ${v}`);
   return v;
+}
+
+/** The loss, gradient and evaluation of one batch, prepared in memory or streamed. */
+interface BatchData {
+  lossAndGrad(W: Float32Array): Promise<{ loss: number; grad: Float32Array }>;
+  evaluate(W: Float32Array): Promise<CblEvaluation>;
+}
+
+interface BatchConfig {
+  engine: Engine;
+  T: Float32Array;
+  dims: CblDims;
+  eps?: number;
+  reduction?: CblReduction;
+  gridChunk?: number;
+  budget: number;
+  streaming: CblStreaming;
+}
+
+function memoryConfig(o: CblMemoryOptions): { budget: number; streaming: CblStreaming } {
+  const budget = o.memoryBudgetBytes ?? CBL_DEFAULT_MEMORY_BUDGET;
+  if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`memoryBudgetBytes must be a positive number, got ${budget}`);
+  const streaming = o.streaming ?? 'auto';
+  if (!['auto', 'always', 'never'].includes(streaming)) throw new Error(`streaming must be 'auto', 'always' or 'never', got ${String(streaming)}`);
+  return { budget, streaming };
+}
+
+/**
+ * The batch of `rows` (drawn order; all images when omitted) of a split. An in-memory split on
+ * the in-memory path is prepared exactly as before sources existed; otherwise rows are read
+ * ascending (the loss does not depend on the order of a batch's images).
+ */
+async function openBatch(split: CblSplit, rows: Int32Array | undefined, c: BatchConfig): Promise<BatchData> {
+  const B = rows ? rows.length : split.n;
+  const source = isRowSource(split);
+  const prep = { eps: c.eps, reduction: c.reduction, gridChunk: c.gridChunk };
+  const inMemory = c.streaming === 'never' || (c.streaming === 'auto' && preparedBatchBytes(B, c.dims, source, c.gridChunk) <= c.budget);
+  if (inMemory && !source) return PreparedCblData.create(c.engine, split, c.T, c.dims, { ...prep, rows });
+  const sorted = rows ? Array.from(rows).sort((a, b) => a - b) : 'all';
+  const chunkRows = streamChunkRows(c.dims, B, c.budget);
+  const src = source ? split : arraySource(split);
+  if (inMemory) return PreparedCblData.create(c.engine, await loadRows(src, sorted, c.dims, chunkRows), c.T, c.dims, prep);
+  return StreamedCblBatch.create(c.engine, src, sorted, c.T, c.dims, { eps: c.eps, reduction: c.reduction, chunkRows });
 }
 
 /** Trains W_c with the cubic cosine similarity loss, Adam and LF-CBM's early stopping. */
@@ -130,7 +215,7 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   const engine = options.engine ?? getDefaultEngine();
   const rng = new Rng(options.seed ?? 0);
   const dims: CblDims = { G, D, E, M };
-  const prep = { eps: options.eps, reduction: options.reduction, gridChunk: options.gridChunk };
+  const cfg: BatchConfig = { engine, T, dims, eps: options.eps, reduction: options.reduction, gridChunk: options.gridChunk, ...memoryConfig(options) };
 
   let W: Float32Array;
   if (options.init) {
@@ -142,8 +227,8 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
 
   const B = Math.min(stepSamples, train.n);
   if (B < 2) throw new Error('trainConceptLayer: stepSamples must be ≥ 2');
-  const fullBatch = B === train.n ? await PreparedCblData.create(engine, train, T, dims, prep) : undefined;
-  const valData = await PreparedCblData.create(engine, val, T, dims, prep);
+  const fullBatch = B === train.n ? await openBatch(train, undefined, cfg) : undefined;
+  const valData = await openBatch(val, undefined, cfg);
   const opt = new Adam(M * D, { ...options.adam, lr: options.lr ?? 1e-3 });
 
   let history: CblHistoryEntry[] = [];
@@ -153,9 +238,16 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   let steps = 0;
   let first = 0;
   const ckpt = options.checkpoint;
+  // A row source is keyed by its identity; in-memory splits by their arrays, as before sources.
+  const splitKey = (s: CblSplit): { id?: string; arrays: Float32Array[] } => (isRowSource(s) ? { id: s.identity(), arrays: [] } : { arrays: [s.F, s.I] });
+  const trainKey = ckpt === undefined ? undefined : splitKey(train);
+  const valKey = ckpt === undefined ? undefined : splitKey(val);
   const key = ckpt === undefined ? '' : checkpointKey(
-    { M, G, D, E, maxSteps, valEvery, stepSamples, seed: options.seed ?? 0, lr: opt.lr, adam: options.adam ?? {}, eps: options.eps, reduction: options.reduction ?? 'sum' },
-    [train.F, train.I, val.F, val.I, T, ...(options.init ? [options.init] : [])],
+    {
+      M, G, D, E, maxSteps, valEvery, stepSamples, seed: options.seed ?? 0, lr: opt.lr, adam: options.adam ?? {}, eps: options.eps, reduction: options.reduction ?? 'sum',
+      trainSource: trainKey!.id, valSource: valKey!.id, // undefined (left out of the JSON) for in-memory splits
+    },
+    [...trainKey!.arrays, ...valKey!.arrays, T, ...(options.init ? [options.init] : [])],
   );
   const saved = ckpt === undefined ? undefined : loadCblCheckpoint(ckpt, key, M * D);
   if (saved) {
@@ -174,10 +266,7 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
     });
   };
   for (let step = first; step < maxSteps; step++) {
-    let batch = fullBatch;
-    if (!batch) {
-      batch = await PreparedCblData.create(engine, train, T, dims, { ...prep, rows: rng.sample(train.n, B) });
-    }
+    const batch = fullBatch ?? (await openBatch(train, rng.sample(train.n, B), cfg));
     const { loss: trainLoss, grad } = await batch.lossAndGrad(W);
     if (!Number.isFinite(trainLoss)) throw new Error(`trainConceptLayer: training loss is ${trainLoss} at step ${step}`);
     opt.update(W, grad);
@@ -203,11 +292,11 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
 }
 
 /** Options of `interpretabilityCutoff`. */
-export interface CutoffOptions {
+export interface CutoffOptions extends CblMemoryOptions {
   /** Trained W_c [M,D]. */
   Wc: Float32Array;
   /** Validation split. */
-  val: CblDataSet;
+  val: CblSplit;
   T: Float32Array;
   M: number;
   G: number;
@@ -243,7 +332,7 @@ export async function interpretabilityCutoff(options: CutoffOptions): Promise<Cu
   checkSplit('val', val, G, D, E);
   if (Wc.length !== M * D) throw new Error(`interpretabilityCutoff: Wc has ${Wc.length} values, expected M×D = ${M * D}`);
   const engine = options.engine ?? getDefaultEngine();
-  const data = await PreparedCblData.create(engine, val, T, { G, D, E, M }, { eps: options.eps, gridChunk: options.gridChunk });
+  const data = await openBatch(val, undefined, { engine, T, dims: { G, D, E, M }, eps: options.eps, gridChunk: options.gridChunk, ...memoryConfig(options) });
   const similarity = (await data.evaluate(Wc)).conceptSim;
   const kept: number[] = [];
   const dropped: { index: number; similarity: number }[] = [];
