@@ -16,8 +16,11 @@
  *     stage that materialises NCHW batches can stay within 15% of it; shown for reference.
  * --threads: ONNX Runtime intra-op threads of the encoder, 1 by default (steadier timings on a
  * shared machine; `default` lets ONNX Runtime choose).
+ * --device=cpu|cuda and --precision=fp32|fp16 choose the encoder's execution provider and weights
+ * (scripts/gpu-bench.sh compares the two devices).
  * Each rep times the bare calls and the whole stage back to back; the figure is the median of the
- * per-rep overheads. Last line: similarity_overhead=<(total − encoder)/encoder>.
+ * per-rep overheads. Before the last line: similarity_stage_prompts_per_s=<prompted images per
+ * second through the whole stage>. Last line: similarity_overhead=<(total − encoder)/encoder>.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +29,11 @@ import sharp from 'sharp';
 import { loadRgb } from '../src/data/image-io.js';
 import type { ResizeSpec } from '../src/data/rgb-image.js';
 import type { ImageEncoder } from '../src/models/encoders.js';
-import { ClipModel } from '../src/models/clip.js';
+import { ClipModel, type ClipPrecision } from '../src/models/clip.js';
+import type { Device } from '../src/engine/session.js';
 import { computePromptedEmbeddings } from '../src/similarity/compute.js';
 import { PromptedBatchBuilder } from '../src/similarity/prompted-batch.js';
+import { writeHalfIoModel } from '../test/helpers/half-io.js';
 import { tempDir } from '../test/helpers/paths.js';
 import { writeTinyClip } from '../test/helpers/tiny-clip.js';
 import { fakeVisionGraph, syntheticImage } from '../test/similarity/fake-encoder.js';
@@ -45,6 +50,10 @@ const reps = Number(arg('reps', '5'));
 const kind = arg('encoder', 'vit-lite');
 const threadsArg = arg('threads', '1');
 const threads = threadsArg === 'default' ? undefined : Number(threadsArg);
+const device = arg('device', 'cpu') as Device;
+const precision = arg('precision', 'fp32') as ClipPrecision;
+if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
+if (precision !== 'fp32' && precision !== 'fp16') throw new Error(`--precision must be fp32 or fp16, got ${precision}`);
 const S = 224;
 
 async function makeEncoder(root: string): Promise<ClipModel> {
@@ -62,7 +71,12 @@ async function makeEncoder(root: string): Promise<ClipModel> {
     });
     writeFileSync(join(dir, 'onnx', 'vision_model.onnx'), graph);
   }
-  return ClipModel.load(dir, threads ? { threads } : {});
+  if (precision === 'fp16') {
+    // The same towers with float16 inputs and outputs (float32 weights): the fp16 plumbing.
+    writeHalfIoModel(join(dir, 'onnx', 'vision_model.onnx'), join(dir, 'onnx', 'vision_model_fp16.onnx'));
+    writeHalfIoModel(join(dir, 'onnx', 'text_model.onnx'), join(dir, 'onnx', 'text_model_fp16.onnx'));
+  }
+  return ClipModel.load(dir, { ...(threads ? { threads } : {}), device, precision });
 }
 
 /** Writes `n` JPEGs of assorted sizes (decoded and resized by the stage, as real data is). */
@@ -187,6 +201,8 @@ async function main(): Promise<void> {
     console.log(`median rep: bare encoder ${med.bare.toFixed(0)} ms (${(med.bare / prompts).toFixed(2)} ms/prompt), whole stage ${med.total.toFixed(0)} ms (${(med.total / prompts).toFixed(2)} ms/prompt)`);
     console.log(`  stage = encoder calls ${med.inside.toFixed(0)} ms + the rest ${(med.total - med.inside).toFixed(0)} ms (${(((med.total - med.inside) / prompts) * 1000).toFixed(0)} µs/prompt; rest/encoder calls = ${((med.total - med.inside) / med.inside).toFixed(3)})`);
     console.log(`  alone: decode+resize ${loadMs.toFixed(0)} ms, prompting+normalising ${promptMs.toFixed(0)} ms (${((promptMs / prompts) * 1000).toFixed(0)} µs/prompt)`);
+    console.log(`device: ${device}, precision ${precision}`);
+    console.log(`similarity_stage_prompts_per_s=${((prompts / med.total) * 1000).toFixed(1)}`);
     console.log(`similarity_overhead=${med.overhead.toFixed(4)}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
