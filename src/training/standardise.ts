@@ -1,8 +1,10 @@
 /**
  * Spatial pooling of concept maps and the per-concept standardisation that precedes the final
- * layer (SPEC step 4). Elementwise work on N×G×M or N×M arrays, in plain JS.
+ * layer (SPEC step 4). Elementwise work on N×G×M or N×M arrays, in plain JS. The statistics can
+ * also be fitted from a matrix streamed in blocks (fitStandardiserStreamed), with the same result.
  */
 import type { Pooling } from '../models/salf-head.js';
+import type { RowMatrix } from './row-matrix.js';
 
 export type { Pooling };
 
@@ -28,13 +30,43 @@ export function fitStandardiser(X: Float32Array, N: number, M: number): Standard
   checkShape('fitStandardiser', X, [N, M]);
   if (N < 2) throw new Error('fitStandardiser: needs at least 2 samples for an unbiased standard deviation');
   const sum = new Float64Array(M);
+  addColumnSums(X, N, M, sum);
+  const mean = columnMeans(sum, N);
+  const sq = new Float64Array(M);
+  addSquaredDeviations(X, N, M, mean, sq);
+  return finishStandardiser(mean, sq, N);
+}
+
+/**
+ * {@link fitStandardiser} of a matrix read in blocks (e.g. pooled activations in a row store),
+ * in two passes (sums, then squared deviations from the mean), each adding the rows in the same
+ * order as the in-memory version: the result is bit-for-bit the same. Memory: one block.
+ */
+export function fitStandardiserStreamed(matrix: RowMatrix): Standardiser {
+  const { n: N, m: M } = matrix;
+  if (N < 2) throw new Error('fitStandardiser: needs at least 2 samples for an unbiased standard deviation');
+  const sum = new Float64Array(M);
+  for (let b = 0; b < matrix.blocks.length; b++) addColumnSums(matrix.readBlock(b), matrix.blocks[b]!.count, M, sum);
+  const mean = columnMeans(sum, N);
+  const sq = new Float64Array(M);
+  for (let b = 0; b < matrix.blocks.length; b++) addSquaredDeviations(matrix.readBlock(b), matrix.blocks[b]!.count, M, mean, sq);
+  return finishStandardiser(mean, sq, N);
+}
+
+function addColumnSums(X: Float32Array, N: number, M: number, sum: Float64Array): void {
   for (let n = 0; n < N; n++) {
     const row = n * M;
     for (let m = 0; m < M; m++) sum[m]! += X[row + m]!;
   }
-  const mean = new Float64Array(M);
-  for (let m = 0; m < M; m++) mean[m] = sum[m]! / N;
-  const sq = new Float64Array(M);
+}
+
+function columnMeans(sum: Float64Array, N: number): Float64Array {
+  const mean = new Float64Array(sum.length);
+  for (let m = 0; m < sum.length; m++) mean[m] = sum[m]! / N;
+  return mean;
+}
+
+function addSquaredDeviations(X: Float32Array, N: number, M: number, mean: Float64Array, sq: Float64Array): void {
   for (let n = 0; n < N; n++) {
     const row = n * M;
     for (let m = 0; m < M; m++) {
@@ -42,6 +74,10 @@ export function fitStandardiser(X: Float32Array, N: number, M: number): Standard
       sq[m]! += d * d;
     }
   }
+}
+
+function finishStandardiser(mean: Float64Array, sq: Float64Array, N: number): Standardiser {
+  const M = mean.length;
   const std = new Float32Array(M);
   for (let m = 0; m < M; m++) {
     const s = Math.fround(Math.sqrt(sq[m]! / (N - 1)));
