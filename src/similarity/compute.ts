@@ -7,7 +7,9 @@ import type { ImageEncoder } from '../models/encoders.js';
 import type { Progress } from '../progress.js';
 import { GraphBuilder, attr } from '../engine/onnx-builder.js';
 import { Engine, dataF32, f32, getDefaultEngine } from '../engine/session.js';
-import { EmbeddingStore, type BeforeCommit, type Fingerprint } from './embedding-store.js';
+import type { BeforeShardCommit } from '../store/row-store.js';
+import { shardsOfWorker, type WorkerShard } from '../store/worker-shard.js';
+import { EmbeddingStore, type Fingerprint, type OpenStoreOptions, type SkippedImage } from './embedding-store.js';
 import { PromptedBatchBuilder } from './prompted-batch.js';
 import type { Placement } from './prompting.js';
 
@@ -49,14 +51,50 @@ export interface ComputeOptions {
   progress?: Progress;
   /** Stops between batches when aborted (completed shards stay stored). */
   signal?: AbortSignal;
-  /** Test hook: runs after a shard's temporary file is written, before its rename. */
-  beforeShardCommit?: BeforeCommit;
+  /** Store images that cannot be loaded as skipped zero rows (listed in the shard meta) instead of failing. */
+  skipBad?: boolean;
+  /** Compute only this worker's block of shards (see src/store/worker-shard.ts); all by default. */
+  worker?: WorkerShard;
+  /** Test hook, see {@link BeforeShardCommit}. */
+  beforeShardCommit?: BeforeShardCommit;
+}
+
+/** What opening the store needs of {@link ComputeOptions}. */
+export type PromptedStoreInputs = Pick<ComputeOptions, 'encoder' | 'images' | 'resize' | 'grid' | 'radius' | 'placement' | 'thickness' | 'cacheDir' | 'shardSize' | 'fingerprint'>;
+
+/** The store options (key fields) of a computation, without computing anything. */
+export function promptedStoreOptions(options: PromptedStoreInputs): OpenStoreOptions {
+  const { encoder } = options;
+  const spec = new PromptedBatchBuilder(
+    { size: encoder.inputSize, grid: options.grid, radius: options.radius, placement: options.placement, thickness: options.thickness },
+    encoder.mean,
+    encoder.std,
+  ).spec;
+  return {
+    cacheDir: options.cacheDir,
+    images: options.images,
+    fingerprint: options.fingerprint,
+    encoderId: encoder.id,
+    inputSize: encoder.inputSize,
+    resize: options.resize,
+    mean: encoder.mean,
+    std: encoder.std,
+    grid: spec.grid,
+    radius: spec.radius,
+    placement: spec.placement,
+    thickness: spec.thickness,
+    color: spec.color,
+    embedDim: encoder.embedDim,
+    shardSize: positive(options.shardSize ?? 64, 'shardSize'),
+  };
 }
 
 /**
  * Encodes every image with a red circle at every grid position and stores the normalised
  * embeddings I[n, g, :] (float16) under `cacheDir`. An interrupted run resumes from its completed
- * shards; any change to the inputs selects a fresh store. Returns the complete store.
+ * shards; any change to the inputs selects a fresh store. With `worker`, only that worker's block
+ * of shards is computed; batches never span shards, so the stored bytes do not depend on how the
+ * shards were divided. Returns the store (complete unless other workers' shards are missing).
  */
 export async function computePromptedEmbeddings(options: ComputeOptions): Promise<EmbeddingStore> {
   const { encoder, images, loadImage } = options;
@@ -66,32 +104,18 @@ export async function computePromptedEmbeddings(options: ComputeOptions): Promis
     encoder.mean,
     encoder.std,
   );
-  const spec = builder.spec;
   const G = builder.count;
   const E = encoder.embedDim;
   const L = builder.imageLength;
   const batchSize = positive(options.batchSize ?? 64, 'batchSize');
   const prefetch = positive(options.prefetch ?? 8, 'prefetch');
-  const store = await EmbeddingStore.open({
-    cacheDir: options.cacheDir,
-    images,
-    fingerprint: options.fingerprint,
-    encoderId: encoder.id,
-    inputSize: size,
-    resize: options.resize,
-    mean: encoder.mean,
-    std: encoder.std,
-    grid: spec.grid,
-    radius: spec.radius,
-    placement: spec.placement,
-    thickness: spec.thickness,
-    color: spec.color,
-    embedDim: E,
-    shardSize: positive(options.shardSize ?? 64, 'shardSize'),
-  });
-
-  const total = store.numImages;
-  let done = store.completedImages();
+  const store = await EmbeddingStore.open(promptedStoreOptions(options));
+  const { first: firstShard, end } = shardsOfWorker(options.worker ?? { index: 0, count: 1, source: 'single process' }, store.numShards);
+  const mine = Array.from({ length: end - firstShard }, (_, i) => firstShard + i);
+  const todo = mine.filter((s) => !store.isComplete(s));
+  const rowsOf = (shards: readonly number[]): number => shards.reduce((a, s) => a + store.shardRange(s).count, 0);
+  const total = rowsOf(mine);
+  let done = total - rowsOf(todo);
   const report = (): void => {
     options.onProgress?.(done, total);
     options.progress?.update(done);
@@ -101,17 +125,20 @@ export async function computePromptedEmbeddings(options: ComputeOptions): Promis
 
   const paths = images.slice();
   // Images still to encode, in order; the loader reads ahead along this list.
-  const order = store.missingShards().flatMap((s) => {
+  const order = todo.flatMap((s) => {
     const r = store.shardRange(s);
     return Array.from({ length: r.count }, (_, i) => r.first + i);
   });
-  const loader = new Prefetcher(order.map((i) => paths[i]!), loadImage, prefetch);
+  const blank: RgbImage = { width: size, height: size, data: new Uint8Array(size * size * 3) };
+  const load = options.skipBad ? (p: string) => loadImage(p).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) })) : loadImage;
+  const loader = new Prefetcher(order.map((i) => paths[i]!), load, prefetch);
   let position = 0;
   const buffers = [new Float32Array(batchSize * L), new Float32Array(batchSize * L)];
   try {
-    for (const shard of store.missingShards()) {
+    for (const shard of todo) {
       const { first, count } = store.shardRange(shard);
       const out = new Float32Array(count * G * E);
+      const skipped: SkippedImage[] = [];
       const prompts = count * G;
       let current = -1;
       let flip = 0;
@@ -143,7 +170,13 @@ export async function computePromptedEmbeddings(options: ComputeOptions): Promis
           const img = Math.floor(k / G);
           if (img !== current) {
             const idx = first + img;
-            builder.setBase(await loader.get(position), paths[idx]);
+            const got = await loader.get(position);
+            if ('failed' in got) {
+              // Encoded from a blank image to keep the batches as they are; zeroed below.
+              skipped.push({ row: idx, path: paths[idx]!, reason: got.failed });
+              options.progress?.log(`skipped ${paths[idx]}: ${got.failed}`);
+            }
+            builder.setBase('failed' in got ? blank : got, paths[idx]);
             loader.release(position);
             position++;
             current = img;
@@ -158,7 +191,8 @@ export async function computePromptedEmbeddings(options: ComputeOptions): Promis
         pending = { result, start, n };
       }
       if (pending) await finish(pending);
-      await store.writeShard(shard, out, options.beforeShardCommit);
+      for (const s of skipped) out.fill(0, (s.row - first) * G * E, (s.row - first + 1) * G * E);
+      store.writeShard(shard, out, skipped, options.beforeShardCommit);
     }
   } finally {
     loader.drain();
@@ -167,18 +201,23 @@ export async function computePromptedEmbeddings(options: ComputeOptions): Promis
   return store;
 }
 
+/** An image that could not be loaded (with `skipBad`). */
+interface LoadFailure {
+  failed: string;
+}
+
 /** Loads the images of a list a few ahead of use; each is fetched once, in list order. */
 class Prefetcher {
-  private readonly pending = new Map<number, Promise<RgbImage>>();
+  private readonly pending = new Map<number, Promise<RgbImage | LoadFailure>>();
 
   constructor(
     private readonly paths: readonly string[],
-    private readonly load: (path: string) => Promise<RgbImage>,
+    private readonly load: (path: string) => Promise<RgbImage | LoadFailure>,
     private readonly ahead: number,
   ) {}
 
   /** Image `i` of the list; starts loading the next `ahead` ones. */
-  get(i: number): Promise<RgbImage> {
+  get(i: number): Promise<RgbImage | LoadFailure> {
     if (!this.pending.has(i)) this.start(i);
     for (let j = i + 1; j <= i + this.ahead && j < this.paths.length; j++) if (!this.pending.has(j)) this.start(j);
     return this.pending.get(i)!;

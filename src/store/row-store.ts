@@ -77,6 +77,13 @@ export interface RowStoreManifest extends RowStoreSpec {
 /** Values handed to {@link RowStore.writeShard}: float32, or float16 bits for float16 fields. */
 export type FieldValues = Float32Array | Uint16Array;
 
+/**
+ * Test hook of {@link RowStore.writeShard}: runs once the shard's temporary file is written and
+ * before its rename. Throwing from it fails the write as a disk error would (e.g. an error with
+ * code `ENOSPC`); blocking in it leaves a temporary file behind for a kill.
+ */
+export type BeforeShardCommit = (shard: number, tmpPath: string) => void;
+
 /** A shard read back. */
 export interface ShardContent {
   shard: number;
@@ -222,7 +229,7 @@ export class RowStore {
    * any JSON kept with the shard. On failure (a full disk) the temporary file is removed and the
    * error names the shard file.
    */
-  writeShard(s: number, values: Record<string, FieldValues>, meta: Record<string, unknown> = {}): void {
+  writeShard(s: number, values: Record<string, FieldValues>, meta: Record<string, unknown> = {}, beforeCommit?: BeforeShardCommit): void {
     const { first, count } = this.shardRange(s);
     const path = this.shardPath(s);
     const parts: Uint8Array[] = [];
@@ -256,6 +263,7 @@ export class RowStore {
       fsyncSync(fd);
       closeSync(fd);
       fd = undefined;
+      beforeCommit?.(s, tmp);
       renameSync(tmp, path);
     } catch (err) {
       if (fd !== undefined) closeSync(fd);
@@ -295,6 +303,13 @@ export class RowStore {
       at += n * bytesPer(f.dtype);
     }
     return { shard: s, first: header.first, count: header.count, meta: header.meta, raw };
+  }
+
+  /** Shard `s`'s `meta`, checksum verified (a whole read the first time this process sees the file). */
+  readMeta(s: number): Record<string, unknown> {
+    const path = this.shardPath(s);
+    const head = verified.get(path) === fileIdentityOrNone(path) ? this.readHeader(s) : undefined;
+    return head ? head.header.meta : this.readShard(s).meta;
   }
 
   /** Shard `s`'s field as float32 (float16 decoded). */
@@ -523,6 +538,14 @@ function corrupt(path: string, problem: string): Error {
 function fileIdentity(path: string): string {
   const st = statSync(path);
   return `${st.size}:${st.mtimeMs}:${st.ino}`;
+}
+
+function fileIdentityOrNone(path: string): string | undefined {
+  try {
+    return fileIdentity(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function removeStaleTemporaries(dir: string): void {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/paths.js';
 import { toChwNormalised } from '../../src/data/image-io.js';
@@ -8,7 +8,7 @@ import { Engine } from '../../src/engine/session.js';
 import { PromptedBatchBuilder } from '../../src/similarity/prompted-batch.js';
 import { drawCircle, gridPrompts } from '../../src/similarity/prompting.js';
 import { EmbeddingStore, type OpenStoreOptions } from '../../src/similarity/embedding-store.js';
-import { computePromptedEmbeddings, conceptSimilarities } from '../../src/similarity/compute.js';
+import { computePromptedEmbeddings, conceptSimilarities, promptedStoreOptions } from '../../src/similarity/compute.js';
 import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
 import { FakeImageEncoder, rawLoader, syntheticImage, writeRawImages } from './fake-encoder.js';
 
@@ -193,19 +193,28 @@ test('damaged shards and leftover temporary files are never read', async () => {
   };
   const store = await computePromptedEmbeddings(options);
   const reference = store.readAll();
-  // Damage shard 1 (cut short) and leave a stray temporary file next to it.
+  // Damage shard 1 (cut short), flip a byte of shard 0 (same size: only the checksum sees it) and
+  // leave a stray temporary file (of a dead writer: old) next to them.
   const shard1 = store.shardPath(1);
   truncateSync(shard1, statSync(shard1).size - 2);
-  writeFileSync(`${store.shardPath(0)}.tmp-999-1`, new Uint8Array(5));
-  assert.throws(() => store.readShard(1), /shard holds \d+ bytes, expected \d+/);
-  const reopened = await EmbeddingStore.open({ ...options, encoderId: encoder.id, inputSize: S, mean: encoder.mean, std: encoder.std, grid: [2, 2], placement: 'inside', thickness: 2, color: [255, 0, 0], embedDim: 8 });
+  const shard0 = readFileSync(store.shardPath(0));
+  shard0[shard0.length - 1]! ^= 0x40;
+  writeFileSync(store.shardPath(0), shard0);
+  const stray = `${store.shardPath(0)}.tmp-999-1`;
+  writeFileSync(stray, new Uint8Array(5));
+  utimesSync(stray, new Date(0), new Date(0));
+  assert.throws(() => store.readShard(1), /shard-000001\.rows: corrupt shard \(holds \d+ bytes, expected \d+\)/);
+  assert.throws(() => store.readShard(0), /shard-000000\.rows: corrupt shard \(checksum mismatch\)/);
+  const reopened = await EmbeddingStore.open(promptedStoreOptions(options));
   assert.equal(reopened.dir, store.dir);
-  assert.deepEqual(reopened.missingShards(), [1]);
-  assert.ok(!readdirSync(store.dir).some((f) => f.includes('.tmp-')), 'temporary files are removed');
+  assert.deepEqual(reopened.missingShards(), [1], 'a short shard counts as missing');
+  assert.ok(!readdirSync(store.dir).some((f) => f.includes('.tmp-')), 'temporary files of dead writers are removed');
   assert.throws(() => reopened.readAll(), /1 of 2 shards are missing/);
+  assert.deepEqual(reopened.rows.verify().map((b) => b.shard), [0], 'verify removes the corrupt shard');
+  assert.deepEqual(reopened.missingShards(), [0, 1]);
   const calls = encoder.imagesSeen;
   const fixed = await computePromptedEmbeddings(options);
-  assert.equal(encoder.imagesSeen - calls, 2 * 4, 'only the damaged shard is recomputed');
+  assert.equal(encoder.imagesSeen - calls, 2 * 2 * 4, 'only the damaged shards are recomputed');
   assert.ok(sameBits(fixed.readAll(), reference));
   await encoder.dispose();
 });
@@ -219,6 +228,26 @@ test('errors name the image that failed to load', async () => {
     computePromptedEmbeddings({ encoder, images, loadImage: rawLoader(S), resize: 'raw', grid: [2, 2], cacheDir: join(dir, 'c'), shardSize: 2 }),
     /img-01\.rgb: expected 3072 bytes/,
   );
+  await encoder.dispose();
+});
+
+test('skipBad stores an unreadable image as a zero row listed as skipped; a worker computes only its block of shards', async () => {
+  const dir = tempDir();
+  const images = writeRawImages(dir, 5, S);
+  writeFileSync(images[3]!, new Uint8Array(7));
+  const encoder = new FakeImageEncoder({ inputSize: S, embedDim: 8 });
+  const options = { encoder, images, loadImage: rawLoader(S), resize: 'raw', grid: [2, 2] as const, cacheDir: join(dir, 'c'), shardSize: 2, batchSize: 3, skipBad: true };
+  const part = await computePromptedEmbeddings({ ...options, worker: { index: 1, count: 2, source: 'test' } });
+  assert.deepEqual(part.missingShards(), [0], 'worker 1 of 2 computes shards 1 and 2 of 3');
+  assert.equal(encoder.imagesSeen, 3 * 4);
+  const whole = await computePromptedEmbeddings(options);
+  assert.ok(whole.complete);
+  assert.equal(encoder.imagesSeen, 5 * 4);
+  assert.deepEqual(whole.skipped().map((x) => [x.row, x.path]), [[3, images[3]]]);
+  assert.match(whole.skipped()[0]!.reason, /expected 3072 bytes/);
+  const rows = whole.readRows([2, 3]);
+  assert.ok(rows.subarray(0, 4 * 8).some((v) => v !== 0));
+  assert.ok(rows.subarray(4 * 8).every((v) => v === 0), 'the skipped image is a zero row');
   await encoder.dispose();
 });
 

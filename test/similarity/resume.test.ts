@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 import { EmbeddingStore } from '../../src/similarity/embedding-store.js';
 import { writeRawImages } from './fake-encoder.js';
-import { childEncoder, resumeJob, type ChildConfig } from './resume-child.js';
+import { childEncoder, resumeJob, resumeStoreOptions, type ChildConfig } from './resume-child.js';
 
 const here = fileURLToPath(import.meta.url);
 const ext = extname(here);
@@ -26,7 +26,7 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-const shardFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /^shard-\d+\.f16$/.test(f)) : []);
+const shardFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /^shard-\d+\.rows$/.test(f)) : []);
 
 test('a killed run resumes from its completed shards and ends identical to an uninterrupted run', async () => {
   const root = tempDir();
@@ -38,7 +38,6 @@ test('a killed run resumes from its completed shards and ends identical to an un
   const refEncoder = childEncoder(config, 0);
   const reference = await resumeJob({ ...config, cacheDir: join(root, 'reference') }, refEncoder);
   const refData = reference.readAll();
-  await refEncoder.dispose();
   const storeDir = join(config.cacheDir, reference.dir.split(/[\\/]/).pop()!);
 
   // Run 1: SIGKILL once two shards are on disk (the child is then busy encoding).
@@ -58,7 +57,7 @@ test('a killed run resumes from its completed shards and ends identical to an un
   assert.ok(after1 >= 2 && after1 < 6, `${after1} shards after the kill`);
 
   // Run 2: resumes, writes the next shard's temporary file, and is killed before the rename.
-  const s1 = await EmbeddingStore.open(configStore(reference.manifest, images, config.cacheDir));
+  const s1 = await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));
   const missing = s1.missingShards();
   assert.equal(missing.length, 6 - after1);
   const pauseAt = missing[1] ?? missing[0]!;
@@ -79,13 +78,18 @@ test('a killed run resumes from its completed shards and ends identical to an un
   assert.ok(statSync(tmp).size > 32);
   c2.kill('SIGKILL');
   await exit2;
-  assert.ok(!existsSync(join(storeDir, `shard-${String(pauseAt).padStart(6, '0')}.f16`)), 'the paused shard was never committed');
+  assert.ok(!existsSync(join(storeDir, `shard-${String(pauseAt).padStart(6, '0')}.rows`)), 'the paused shard was never committed');
 
-  // Every shard file under its final name is complete; the temporary one is not counted.
-  const s2 = await EmbeddingStore.open(configStore(reference.manifest, images, config.cacheDir));
+  // Every shard file under its final name is complete; the temporary one is not counted. (A fresh
+  // temporary file may belong to a live worker on another machine: only old ones are removed.)
+  const s2 = await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));
   assert.equal(s2.dir, storeDir);
   assert.ok(!s2.isComplete(pauseAt));
-  assert.ok(!existsSync(tmp), 'the temporary file is removed when the store is reopened');
+  assert.ok(existsSync(tmp), 'a fresh temporary file is left alone');
+  utimesSync(tmp, new Date(0), new Date(0));
+  await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));
+  assert.ok(!existsSync(tmp), 'the dead writer\'s temporary file is removed when the store is reopened');
+  await refEncoder.dispose();
   for (const f of shardFiles(storeDir)) {
     const i = Number(/\d+/.exec(f)![0]);
     assert.ok(s2.isComplete(i), `${f} is complete`);
@@ -109,22 +113,3 @@ test('a killed run resumes from its completed shards and ends identical to an un
     assert.equal(Buffer.compare(a, b), 0, `shard ${i} bytes`);
   }
 });
-
-function configStore(m: EmbeddingStore['manifest'], images: string[], cacheDir: string) {
-  return {
-    cacheDir,
-    images,
-    encoderId: m.encoderId,
-    inputSize: m.inputSize,
-    resize: m.resize,
-    mean: m.mean,
-    std: m.std,
-    grid: m.grid,
-    radius: m.radius,
-    placement: m.placement,
-    thickness: m.thickness,
-    color: m.color,
-    embedDim: m.embedDim,
-    shardSize: m.shardSize,
-  };
-}
