@@ -10,9 +10,15 @@
  *   the same SAGA solver at α = 0 and λ = `l2` (default 0, no penalty): mini-batch
  *   variance-reduced gradient steps until the glm_saga criterion √(‖ΔW‖² + ‖Δb‖²) ≤ tol or the
  *   epoch budget ends.
+ *
+ * The activations may be arrays or RowMatrix sources read in blocks (e.g. an activations store
+ * standardised on the fly: `standardisedMatrix(storeMatrix(store, 'activations', rows), s)`);
+ * GLM-SAGA then holds them in memory when they fit the memory budget and streams them otherwise
+ * (see glm-saga.ts).
  */
 import type { Engine } from '../engine/session.js';
-import { glmSaga, nec, nonZeros, type GlmSagaProgress, type PathPoint, type StopReason } from './glm-saga.js';
+import { glmSaga, nec, nonZeros, type GlmSagaProgress, type PathPoint, type StopReason, type StreamingMode } from './glm-saga.js';
+import type { RowMatrix } from './row-matrix.js';
 
 export { nec, nonZeros };
 
@@ -26,11 +32,11 @@ export type SelectRule = 'nec' | 'val-accuracy' | 'val-loss' | 'last';
 
 /** Options of {@link trainFinalLayer}. */
 export interface FinalLayerOptions {
-  /** Standardised training activations N×M and labels. */
-  Xtrain: Float32Array;
+  /** Standardised training activations N×M (in memory or read in blocks) and labels. */
+  Xtrain: Float32Array | RowMatrix;
   ytrain: Int32Array;
   /** Standardised validation activations and labels (optional; needed by the val-* rules). */
-  Xval?: Float32Array;
+  Xval?: Float32Array | RowMatrix;
   yval?: Int32Array;
   nClasses: number;
   /** 'sparse' (elastic net, default) or 'dense'. */
@@ -60,6 +66,12 @@ export interface FinalLayerOptions {
   seed?: number;
   engine?: Engine;
   onProgress?: (p: GlmSagaProgress) => void;
+  /** Memory budget (bytes or '4GiB'), streaming mode, window rows, SAGA table place and scratch folder: see glmSaga. */
+  memoryBudget?: number | string;
+  streaming?: StreamingMode;
+  windowRows?: number;
+  sagaTable?: 'auto' | 'memory' | 'disk';
+  scratchDir?: string;
 }
 
 /** A path point without its weights. */
@@ -157,6 +169,11 @@ export async function trainFinalLayer(opts: FinalLayerOptions): Promise<FinalLay
     val,
     engine: opts.engine,
     onProgress: opts.onProgress,
+    memoryBudget: opts.memoryBudget,
+    streaming: opts.streaming,
+    windowRows: opts.windowRows,
+    sagaTable: opts.sagaTable,
+    scratchDir: opts.scratchDir,
   };
 
   let points: PathPoint[];

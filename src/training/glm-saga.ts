@@ -32,10 +32,24 @@
  * rng.ts); one generator serves the whole path, so a seed fixes the run. PyTorch's shuffling
  * cannot be reproduced; `order: 'sequential'` visits examples 0..N−1 in fixed batches every epoch,
  * exactly like a `DataLoader(shuffle=False)`, which is how the port is checked against the package.
+ *
+ * Scale: X (and the validation X) may be a RowMatrix read in blocks (e.g. an activations store,
+ * standardised on the fly: row-matrix.ts) instead of an array. With `streaming: 'auto'` (the
+ * default) a RowMatrix is loaded into memory when X, the validation X and the SAGA table fit
+ * half of the usable memory budget (memory-budget.ts), and the run is then exactly the in-memory
+ * one. Otherwise (or with `streaming: 'always'`) it streams: λ_max and the evaluations are
+ * computed in passes over the blocks (in the same order and chunks as in memory, so with equal
+ * results), and the epochs take their batches from windows of blocks with a *block shuffle*,
+ * which differs from the in-memory permutation (saga-batches.ts); `order: 'sequential'` streams
+ * the same batches as in memory and gives the same weights. The SAGA table stays in memory when
+ * N·L float32 fit a quarter of the usable budget, else it lives in a scratch file (saga-batches.ts).
  */
 import { GraphBuilder, attr } from '../engine/onnx-builder.js';
 import { Engine, getDefaultEngine, f32, dataF32, ort } from '../engine/session.js';
 import { Rng } from '../rng.js';
+import { parseMemoryBudget, rowsFor, usableBytes } from './memory-budget.js';
+import { arrayMatrix, forEachRows, isRowMatrix, loadMatrix, type RowMatrix } from './row-matrix.js';
+import { diskTable, memoryBatches, memoryTable, streamedBatches, type SagaBatch, type SagaTable } from './saga-batches.js';
 
 /** Threshold below which a weight counts as zero (glm_saga's and LF-CBM's sparsity report). */
 export const NONZERO_EPS = 1e-5;
@@ -53,16 +67,19 @@ export function nec(W: ArrayLike<number>, L: number, M: number, eps = NONZERO_EP
   return nonZeros(W, eps) / L;
 }
 
-/** A labelled data set: X is N×M row-major, y holds N class indices. */
+/** A labelled data set: X is N×M row-major (in memory, or read in blocks), y holds N class indices. */
 export interface LabelledSet {
-  X: Float32Array;
+  X: Float32Array | RowMatrix;
   y: Int32Array;
 }
 
+/** Whether GLM-SAGA streams its inputs from blocks or holds them in memory (see the module comment). */
+export type StreamingMode = 'auto' | 'always' | 'never';
+
 /** Options of {@link glmSaga}. Defaults are glm_saga's unless noted. */
 export interface GlmSagaOptions {
-  /** Training inputs N×M row-major; glm_saga assumes them standardised. */
-  X: Float32Array;
+  /** Training inputs N×M row-major, in memory or read in blocks; glm_saga assumes them standardised. */
+  X: Float32Array | RowMatrix;
   /** Class indices in [0, nClasses), length N. */
   y: Int32Array;
   nClasses: number;
@@ -100,6 +117,16 @@ export interface GlmSagaOptions {
   engine?: Engine;
   /** Called after every epoch, and with `point` set when a path point is done. */
   onProgress?: (p: GlmSagaProgress) => void;
+  /** Bytes, or a size such as '4GiB'; the default budget (memory-budget.ts) when omitted. */
+  memoryBudget?: number | string;
+  /** 'auto' (default): stream only what does not fit the budget; 'always'; 'never' (load everything). */
+  streaming?: StreamingMode;
+  /** Streaming: rows loaded per window of blocks; from the budget (an eighth of the usable bytes) by default. */
+  windowRows?: number;
+  /** Streaming: where the SAGA table lives; 'auto' (memory when it fits a quarter of the usable budget). */
+  sagaTable?: 'auto' | 'memory' | 'disk';
+  /** Folder of the SAGA table's scratch file; the OS's temporary folder. */
+  scratchDir?: string;
 }
 
 /** Progress of a path computation. */
@@ -155,13 +182,34 @@ function logspace(first: number, last: number, k: number): number[] {
 export function maximumReg(X: Float32Array, y: Int32Array, nClasses: number): number {
   const N = y.length;
   const M = X.length / N;
-  const classSum = new Float64Array(nClasses * M);
-  const colSum = new Float64Array(M);
-  const count = new Float64Array(nClasses);
-  for (let n = 0; n < N; n++) {
-    const l = y[n]!;
+  const acc = regSums(nClasses, M);
+  addRegSums(acc, X, y, 0, N, M);
+  return finishReg(acc, N, nClasses, M);
+}
+
+/** {@link maximumReg} of a matrix read in blocks: the same sums in the same order, so the same value. */
+export async function maximumRegStreamed(X: RowMatrix, y: Int32Array, nClasses: number): Promise<number> {
+  const acc = regSums(nClasses, X.m);
+  await forEachRows(X, EVAL_CHUNK, (part, first, k) => addRegSums(acc, part, y, first, k, X.m));
+  return finishReg(acc, y.length, nClasses, X.m);
+}
+
+interface RegSums {
+  classSum: Float64Array;
+  colSum: Float64Array;
+  count: Float64Array;
+}
+
+function regSums(nClasses: number, M: number): RegSums {
+  return { classSum: new Float64Array(nClasses * M), colSum: new Float64Array(M), count: new Float64Array(nClasses) };
+}
+
+/** Adds rows X (k×M), examples first..first+k−1, to the sums. */
+function addRegSums({ classSum, colSum, count }: RegSums, X: Float32Array, y: Int32Array, first: number, k: number, M: number): void {
+  for (let i = 0; i < k; i++) {
+    const l = y[first + i]!;
     count[l]! += 1;
-    const row = n * M;
+    const row = i * M;
     const base = l * M;
     for (let m = 0; m < M; m++) {
       const v = X[row + m]!;
@@ -169,6 +217,9 @@ export function maximumReg(X: Float32Array, y: Int32Array, nClasses: number): nu
       colSum[m]! += v;
     }
   }
+}
+
+function finishReg({ classSum, colSum, count }: RegSums, N: number, nClasses: number, M: number): number {
   let best = 0;
   for (let l = 0; l < nClasses; l++) {
     const ybar = count[l]! / N;
@@ -191,7 +242,8 @@ export function lambdaPath(opts: Pick<GlmSagaOptions, 'X' | 'y' | 'nClasses' | '
   const epsilon = opts.epsilon ?? 0.001;
   if (!Number.isInteger(k) || k < 1) throw new Error(`glmSaga: k must be a positive integer, got ${k}`);
   if (!(epsilon > 0)) throw new Error(`glmSaga: epsilon must be > 0, got ${epsilon}`);
-  const maxReg = opts.maxReg ?? maximumReg(opts.X, opts.y, opts.nClasses);
+  if (opts.maxReg === undefined && isRowMatrix(opts.X)) throw new Error('lambdaPath: give maxReg for streamed X (maximumRegStreamed computes it)');
+  const maxReg = opts.maxReg ?? maximumReg(opts.X as Float32Array, opts.y, opts.nClasses);
   const maxLam = maxReg / Math.max(0.001, alpha);
   if (!(maxLam > 0)) throw new Error('glmSaga: λ_max is 0 (constant inputs or a single class)');
   const lambdas = logspace(maxLam, epsilon * maxLam, k);
@@ -336,8 +388,9 @@ export async function sagaStep(engine: Engine, L: number, M: number, s: SagaStep
 }
 
 /**
- * Mean cross-entropy and accuracy of the linear model (W, b) on a data set, in ONNX Runtime.
- * Ties in the argmax go to the lowest class index.
+ * Mean cross-entropy and accuracy of the linear model (W, b) on a data set, in ONNX Runtime, in
+ * chunks of 8192 rows (read in order from the blocks of a streamed X: the same chunks, the same
+ * sums). Ties in the argmax go to the lowest class index.
  */
 export async function evaluateLinear(engine: Engine, W: Float32Array, b: Float32Array, data: LabelledSet, L: number, M: number): Promise<{ ce: number; acc: number }> {
   const N = data.y.length;
@@ -347,17 +400,17 @@ export async function evaluateLinear(engine: Engine, W: Float32Array, b: Float32
   let correct = 0;
   const tW = f32(W, [L, M]);
   const tb = f32(b, [L]);
-  for (let start = 0; start < N; start += EVAL_CHUNK) {
-    const end = Math.min(N, start + EVAL_CHUNK);
+  const X = isRowMatrix(data.X) ? data.X : arrayMatrix(data.X, N, M);
+  await forEachRows(X, EVAL_CHUNK, async (part, start, k) => {
     const out = await session.run({
-      X: f32(data.X.subarray(start * M, end * M), [end - start, M]),
-      Y: new ort.Tensor('int64', labels64(data.y.subarray(start, end)), [end - start]),
+      X: f32(part, [k, M]),
+      Y: new ort.Tensor('int64', labels64(data.y.subarray(start, start + k)), [k]),
       W: tW,
       b: tb,
     });
     ce += dataF32(out.ceSum!)[0]!;
     correct += dataF32(out.correct!)[0]!;
-  }
+  });
   return { ce: ce / N, acc: correct / N };
 }
 
@@ -373,11 +426,17 @@ export function elasticPenalty(W: Float32Array, lambda: number, alpha: number): 
   return lambda * alpha * l1 + 0.5 * lambda * (1 - alpha) * l2;
 }
 
-function checkSet(name: string, X: Float32Array, y: Int32Array, M: number | undefined, nClasses: number): number {
+function checkSet(name: string, X: Float32Array | RowMatrix, y: Int32Array, M: number | undefined, nClasses: number): number {
   const N = y.length;
   if (N === 0) throw new Error(`glmSaga: ${name} set is empty`);
-  if (X.length % N !== 0) throw new Error(`glmSaga: ${name} X has ${X.length} values, not a multiple of N = ${N}`);
-  const m = X.length / N;
+  let m: number;
+  if (isRowMatrix(X)) {
+    if (X.n !== N) throw new Error(`glmSaga: ${name} X has ${X.n} rows, y has ${N} labels`);
+    m = X.m;
+  } else {
+    if (X.length % N !== 0) throw new Error(`glmSaga: ${name} X has ${X.length} values, not a multiple of N = ${N}`);
+    m = X.length / N;
+  }
   if (M !== undefined && m !== M) throw new Error(`glmSaga: ${name} X has ${m} features, training has ${M}`);
   for (let i = 0; i < N; i++) {
     const l = y[i]!;
@@ -386,14 +445,45 @@ function checkSet(name: string, X: Float32Array, y: Int32Array, M: number | unde
   return m;
 }
 
+/** How a run holds its data: in memory, or streamed with a window size and a table. */
+interface Plan {
+  X: Float32Array | RowMatrix;
+  val?: LabelledSet;
+  streamed: boolean;
+  windowRows: number;
+  table: SagaTable;
+}
+
+/** Decides between the in-memory and the streamed run (see the module comment). */
+function plan(opts: GlmSagaOptions, N: number, M: number, L: number): Plan {
+  const mode = opts.streaming ?? 'auto';
+  if (mode !== 'auto' && mode !== 'always' && mode !== 'never') throw new Error(`glmSaga: streaming must be 'auto', 'always' or 'never', got '${String(mode)}'`);
+  const usable = usableBytes(parseMemoryBudget(opts.memoryBudget));
+  const valRows = opts.val?.y.length ?? 0;
+  const fits = (N + valRows) * M * 4 + N * L * 4 <= usable / 2;
+  const streamed = mode === 'always' || (mode === 'auto' && isRowMatrix(opts.X) && !fits);
+  if (!streamed) {
+    const X = isRowMatrix(opts.X) ? loadMatrix(opts.X) : opts.X;
+    const val = opts.val && isRowMatrix(opts.val.X) ? { X: loadMatrix(opts.val.X), y: opts.val.y } : opts.val;
+    return { X, val, streamed, windowRows: N, table: memoryTable(N, L) };
+  }
+  const X = isRowMatrix(opts.X) ? opts.X : arrayMatrix(opts.X, N, M);
+  const windowRows = opts.windowRows ?? rowsFor(usable / 8, M * 4, { min: 1 });
+  if (!Number.isInteger(windowRows) || windowRows < 1) throw new Error(`glmSaga: windowRows must be a positive integer, got ${windowRows}`);
+  const where = opts.sagaTable ?? 'auto';
+  if (where !== 'auto' && where !== 'memory' && where !== 'disk') throw new Error(`glmSaga: sagaTable must be 'auto', 'memory' or 'disk', got '${String(where)}'`);
+  const inMemory = where === 'memory' || (where === 'auto' && N * L * 4 <= usable / 4);
+  return { X, val: opts.val, streamed, windowRows, table: inMemory ? memoryTable(N, L) : diskTable(N, L, opts.scratchDir) };
+}
+
 /**
  * Computes the elastic-net regularisation path with proximal SAGA, as glm_saga does; weights and
  * bias start at zero and are warm-started along the path. Returns one point per λ.
  */
 export async function glmSaga(opts: GlmSagaOptions): Promise<PathPoint[]> {
-  const { X, y, nClasses: L } = opts;
+  const { y, nClasses: L } = opts;
   if (!Number.isInteger(L) || L < 2) throw new Error(`glmSaga: nClasses must be an integer ≥ 2, got ${L}`);
-  const M = checkSet('training', X, y, undefined, L);
+  const M = checkSet('training', opts.X, y, undefined, L);
   if (opts.val) checkSet('validation', opts.val.X, opts.val.y, M, L);
   const N = y.length;
   const alpha = opts.alpha ?? 0.99;
@@ -402,24 +492,48 @@ export async function glmSaga(opts: GlmSagaOptions): Promise<PathPoint[]> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`glmSaga: batchSize must be a positive integer, got ${batchSize}`);
   const epochs = opts.epochsPerLambda ?? 1000;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`glmSaga: epochsPerLambda must be a positive integer, got ${epochs}`);
+  const order = opts.order ?? 'shuffle';
+  if (order !== 'shuffle' && order !== 'sequential') throw new Error(`glmSaga: order must be 'shuffle' or 'sequential', got '${String(order)}'`);
+  const engine = opts.engine ?? getDefaultEngine();
+  const p = plan(opts, N, M, L);
+  try {
+    const maxReg = opts.maxReg ?? (opts.lambdas || !isRowMatrix(p.X) ? undefined : await maximumRegStreamed(p.X, y, L));
+    const { lambdas, lrs } = lambdaPath({ ...opts, X: p.X, maxReg });
+    const batches = (rng: Rng): Iterable<SagaBatch> =>
+      isRowMatrix(p.X) ? streamedBatches(p.X, y, batchSize, order, rng, p.windowRows) : memoryBatches(p.X, y, M, batchSize, order, rng);
+    return await runPath(opts, { engine, L, M, N, alpha, epochs, lambdas, lrs, batches, table: p.table, train: { X: p.X, y }, val: p.val });
+  } finally {
+    p.table.dispose();
+  }
+}
+
+interface PathRun {
+  engine: Engine;
+  L: number;
+  M: number;
+  N: number;
+  alpha: number;
+  epochs: number;
+  lambdas: number[];
+  lrs: number[];
+  /** The batches of one epoch, drawing from the run's generator. */
+  batches: (rng: Rng) => Iterable<SagaBatch>;
+  table: SagaTable;
+  train: LabelledSet;
+  val?: LabelledSet;
+}
+
+/** The path loop of {@link glmSaga}, whatever holds the data. */
+async function runPath(opts: GlmSagaOptions, r: PathRun): Promise<PathPoint[]> {
+  const { engine, L, M, N, alpha, epochs, lambdas, lrs, table } = r;
   const tol = opts.tol ?? 1e-4;
   const lookbehind = opts.lookbehind;
-  const order = opts.order ?? 'shuffle';
-  const engine = opts.engine ?? getDefaultEngine();
   const rng = new Rng(opts.seed ?? 0);
-  const { lambdas, lrs } = lambdaPath(opts);
-
   let W: Float32Array = new Float32Array(L * M);
   let b: Float32Array = new Float32Array(L);
   let Wavg: Float32Array = new Float32Array(L * M);
   let bavg: Float32Array = new Float32Array(L);
-  const table = new Float32Array(N * L);
-
-  // Reusable batch buffers (shuffled order gathers rows; sequential order uses views).
-  const xBuf = new Float32Array(Math.min(batchSize, N) * M);
-  const yBuf = new Int32Array(Math.min(batchSize, N));
-  const aBuf = new Float32Array(Math.min(batchSize, N) * L);
-  const sequential = new Int32Array(N).map((_, i) => i);
+  const aBuf = new Float32Array(Math.min(opts.batchSize ?? 256, N) * L);
 
   const path: PathPoint[] = [];
   for (let li = 0; li < lambdas.length; li++) {
@@ -431,40 +545,22 @@ export async function glmSaga(opts: GlmSagaOptions): Promise<PathPoint[]> {
     let noImprove = 0;
     for (let epoch = 0; epoch < epochs && stop === 'max-epochs'; epoch++) {
       epochsRun = epoch + 1;
-      const perm = order === 'shuffle' ? rng.permutation(N) : sequential;
       let lossSum = 0;
-      for (let start = 0; start < N; start += batchSize) {
-        const end = Math.min(N, start + batchSize);
-        const B = end - start;
-        let xb: Float32Array;
-        let yb: Int32Array;
-        let ab: Float32Array;
-        if (order === 'sequential') {
-          xb = X.subarray(start * M, end * M);
-          yb = y.subarray(start, end);
-          ab = table.subarray(start * L, end * L);
-        } else {
-          xb = xBuf.subarray(0, B * M);
-          yb = yBuf.subarray(0, B);
-          ab = aBuf.subarray(0, B * L);
-          for (let i = 0; i < B; i++) {
-            const n = perm[start + i]!;
-            xb.set(X.subarray(n * M, (n + 1) * M), i * M);
-            yb[i] = y[n]!;
-            ab.set(table.subarray(n * L, (n + 1) * L), i * L);
-          }
-        }
-        const r = await sagaStep(engine, L, M, { X: xb, y: yb, Aprev: ab, W, b, Wavg, bavg, lr, lambda, alpha, nTotal: N });
-        lossSum += r.ceSum;
-        for (let i = 0; i < B; i++) table.set(r.A.subarray(i * L, (i + 1) * L), perm[start + i]! * L);
-        Wavg = r.Wavg;
-        bavg = r.bavg;
-        if (lookbehind === undefined && r.criterion <= tol) {
+      for (const batch of r.batches(rng)) {
+        const { B, idx } = batch;
+        const ab = aBuf.subarray(0, B * L);
+        table.read(idx, B, ab);
+        const s = await sagaStep(engine, L, M, { X: batch.X, y: batch.y, Aprev: ab, W, b, Wavg, bavg, lr, lambda, alpha, nTotal: N });
+        lossSum += s.ceSum;
+        table.write(idx, B, s.A);
+        Wavg = s.Wavg;
+        bavg = s.bavg;
+        if (lookbehind === undefined && s.criterion <= tol) {
           stop = 'tol';
           break;
         }
-        W = r.W;
-        b = r.b;
+        W = s.W;
+        b = s.b;
       }
       if (stop === 'max-epochs' && lookbehind !== undefined) {
         const obj = lossSum / N + elasticPenalty(W, lambda, alpha);
@@ -480,7 +576,7 @@ export async function glmSaga(opts: GlmSagaOptions): Promise<PathPoint[]> {
     }
 
     const pen = elasticPenalty(W, lambda, alpha);
-    const tr = await evaluateLinear(engine, W, b, { X, y }, L, M);
+    const tr = await evaluateLinear(engine, W, b, r.train, L, M);
     const point: PathPoint = {
       lambda,
       lr,
@@ -494,8 +590,8 @@ export async function glmSaga(opts: GlmSagaOptions): Promise<PathPoint[]> {
       epochs: epochsRun,
       stop,
     };
-    if (opts.val) {
-      const va = await evaluateLinear(engine, W, b, opts.val, L, M);
+    if (r.val) {
+      const va = await evaluateLinear(engine, W, b, r.val, L, M);
       point.valLoss = va.ce + pen;
       point.valAcc = va.acc;
     }
