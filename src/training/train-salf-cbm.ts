@@ -9,20 +9,18 @@
  * an interrupted run restarts where it stopped.
  */
 import { join, resolve } from 'node:path';
-import { scanImageFolder, type Sample } from '../data/image-folder.js';
-import { loadRgb } from '../data/image-io.js';
-import type { ResizeSpec } from '../data/rgb-image.js';
+import type { Sample } from '../data/image-folder.js';
 import { Engine, type Device } from '../engine/session.js';
-import { Backbone, type BackboneConfig } from '../models/backbone.js';
+import type { BackboneConfig } from '../models/backbone.js';
 import { ClipModel } from '../models/clip.js';
-import { extractFeatures } from '../models/extract-features.js';
 import { SalfCbm, type SalfCbmConfig } from '../models/salf-cbm.js';
 import type { Pooling } from '../models/salf-head.js';
 import { conceptReportFromCutoff, type ConceptReport } from '../concepts/report.js';
 import { silentProgress, type Progress } from '../progress.js';
-import { computePromptedEmbeddings } from '../similarity/compute.js';
 import { defaultRadius, type Placement } from '../similarity/prompting.js';
+import type { StoreDtype } from '../store/row-store.js';
 import { trainFinalLayer, type FinalLayer } from './final-layer.js';
+import { keptRows, skippedImages, trainingStores, type SplitStores } from './precompute.js';
 import { applyStandardiser, fitStandardiser } from './standardise.js';
 import { trainWithCutoff } from './train-cbl.js';
 
@@ -63,6 +61,13 @@ export interface TrainSalfCbmOptions {
   /** Skip images that cannot be decoded (reported) instead of failing. */
   skipBad?: boolean;
   batchSize?: number;
+  /** How backbone features are stored: float16 (default) or float32. */
+  featureDtype?: StoreDtype;
+  /**
+   * Compute the stores' missing shards here even when a distributed job (`salf-cbm precompute`)
+   * fills them; without it, training refuses and lists the commands that redo them.
+   */
+  computeMissing?: boolean;
   progress?: Progress;
 }
 
@@ -90,45 +95,27 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   const cacheDir = resolve(options.cacheDir ?? join(options.out, 'cache'));
   if (options.concepts.length === 0) throw new Error('the concept list is empty');
 
-  // Checks before any long work.
-  const folder = scanImageFolder(options.data, options.splitFile ? { splitFile: options.splitFile } : { holdout: { val: options.valFraction ?? 0.1, seed } });
-  const trainSamples = folder.split('train');
-  const valSamples = folder.split('val');
-  if (trainSamples.length < 2 || valSamples.length < 2) {
-    throw new Error(`${options.data}: need at least 2 training and 2 validation images (got ${trainSamples.length} and ${valSamples.length})`);
-  }
+  // Checks before any long work; then the backbone features and (step 2) the prompted CLIP
+  // embeddings, in their stores (precompute.ts), read back for the images kept in both.
   const engine = new Engine({ device: options.device });
-  const backbone = await Backbone.load(options.backbone, grid, engine);
   const clip = await ClipModel.load(options.clip, { device: options.device });
   const T = await clip.encodeTexts(options.concepts);
   const E = clip.embedDim;
   const M0 = options.concepts.length;
-
-  // Backbone features (decoding failures are found here, before prompting).
-  const batchSize = options.batchSize ?? 32;
-  const feats = async (samples: Sample[], label: string) =>
-    extractFeatures(backbone, samples, { batchSize, skipBad: options.skipBad, cacheDir, progress, label });
-  const train = await feats(trainSamples, 'features (train)');
-  const val = await feats(valSamples, 'features (val)');
-  const skipped = [...train.skipped, ...val.skipped];
-
-  // Step 2: prompted CLIP embeddings for every kept image.
-  const clipResize: ResizeSpec = { size: clip.inputSize, mode: 'center' };
-  const paths = [...train.samples, ...val.samples].map((s) => s.path);
-  const store = await computePromptedEmbeddings({
-    encoder: clip,
-    images: paths,
-    loadImage: (p) => loadRgb(p, clipResize, { interpolation: 'bicubic' }),
-    resize: { ...clipResize, interpolation: 'bicubic' },
-    grid,
-    radius: options.radius ?? defaultRadius(clip.inputSize),
-    placement: options.placement,
-    cacheDir,
-    progress,
-  });
-  const I = store.readAll();
+  const stores = await trainingStores({ ...options, cacheDir, grid, seed, progress }, { engine, clip });
+  const folder = stores.folder;
+  const read = (split: SplitStores) => {
+    const kept = keptRows(stores, split);
+    return { samples: kept.samples, F: split.features!.readFeatures(kept.featureRows), I: stores.prompted!.readRows(kept.promptedRows) };
+  };
+  const train = read(stores.train);
+  const val = read(stores.val);
+  const skipped = skippedImages(stores);
+  const I = new Float32Array(train.I.length + val.I.length);
+  I.set(train.I);
+  I.set(val.I, train.I.length);
   const G = grid[0] * grid[1];
-  const D = backbone.featureDim;
+  const D = stores.backbone!.featureDim;
   const nTrain = train.samples.length;
   const nVal = val.samples.length;
 
