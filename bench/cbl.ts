@@ -3,9 +3,13 @@
  * N = 2,000 images, 7×7 grid, D = 512, M = 370, E = 512, the whole set as the batch (LF-CBM's
  * case for N ≤ 50,000), against a bare ONNX Runtime MatMul with the same FLOPs in the same run.
  *
- * Usage: node dist/bench/cbl.js [--n=2000] [--reps=5] [--threads=K] [--chunks=a,b,...] [--raw]
+ * Usage: node dist/bench/cbl.js [--n=2000] [--reps=5] [--threads=K] [--chunks=a,b,...] [--raw] [--stream]
  *   --chunks: grid chunk sizes to time (default: the automatic one and the whole grid).
  *   --raw also times the one-graph step that recomputes the CLIP side every step.
+ *   --stream also times the streamed step (the same data as a row source, as training runs it
+ *     with streaming: 'always' and the default memory budget; see cbl-stream.ts) and prints its
+ *     line before the last: x counts the prepared step's GEMM FLOPs (so x/y compares the two
+ *     steps' times directly); its own GEMMs are 2.5× those at E = D (C and P in both passes).
  * Last line: cbl_step_gflops=<x> matmul_gflops=<y> ratio=<x/y>, x = (GEMM FLOPs of one step)/(step time).
  */
 import { performance } from 'node:perf_hooks';
@@ -14,7 +18,9 @@ import { Engine, f32 } from '../src/engine/session.js';
 import { Adam } from '../src/training/adam.js';
 import { cblLossAndGrad, defaultGridChunk, PreparedCblData } from '../src/training/cbl-graph.js';
 import { Rng } from '../src/rng.js';
-import { initConceptLayer } from '../src/training/train-cbl.js';
+import { arraySource } from '../src/training/cbl-source.js';
+import { StreamedCblBatch, streamChunkRows } from '../src/training/cbl-stream.js';
+import { CBL_DEFAULT_MEMORY_BUDGET, initConceptLayer } from '../src/training/train-cbl.js';
 
 function arg(name: string, def: number): number {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
   const chunkList = chunkArg ? chunkArg.slice(9).split(',').map(Number) : [defaultGridChunk(N, G, M), G];
 
   // Variants, all timed in interleaved rounds so the (shared) machine's load hits all alike.
-  interface Variant { label: string; run: () => Promise<void>; kind: 'step' | 'raw' | 'bare'; flops: number; isDefault?: boolean }
+  interface Variant { label: string; run: () => Promise<void>; kind: 'step' | 'raw' | 'bare' | 'stream'; flops: number; isDefault?: boolean }
   const variants: Variant[] = [];
 
   // 1. The training step on prepared data (whole set as the batch), for each grid chunking.
@@ -104,7 +110,26 @@ async function main(): Promise<void> {
     });
   }
 
-  // 3. Bare MatMuls with the same FLOPs: a wide output [N·G, D]×[D, 2M] and a long reduction
+  // 3. The streamed step: the whole set read from a row source in chunks, two passes per step.
+  if (process.argv.includes('--stream')) {
+    const chunkRows = streamChunkRows({ G, D, E, M }, N, CBL_DEFAULT_MEMORY_BUDGET);
+    t0 = performance.now();
+    const st = await StreamedCblBatch.create(engine, arraySource({ F, I, n: N }), 'all', T, { G, D, E, M }, { chunkRows });
+    console.log(`stream means pass (chunks of ${chunkRows} images): ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    const w = Float32Array.from(W);
+    const opt = new Adam(M * D);
+    variants.push({
+      label: `streamed step, chunks of ${chunkRows} images (loss+grad+Adam; FLOPs of the prepared step)`,
+      kind: 'stream',
+      flops: gemmFlops,
+      run: async () => {
+        const { grad } = await st.lossAndGrad(w);
+        opt.update(w, grad);
+      },
+    });
+  }
+
+  // 4. Bare MatMuls with the same FLOPs: a wide output [N·G, D]×[D, 2M] and a long reduction
   // [2M, N·G]×[N·G, D] (small output, like the gradient). The faster one sets the bar.
   for (const [rows, inner, cols, xData, yData] of [
     [N * G, D, 2 * M, F, fill(D * 2 * M, 5, -0.05, 0.05)],
@@ -147,6 +172,13 @@ async function main(): Promise<void> {
   const x1 = gemmFlops / (defaultIndex >= 0 ? sec[defaultIndex]! : pick('step')) / 1e9;
   const y1 = gemmFlops / pick('bare') / 1e9;
   console.log(`step GEMM FLOPs ${(gemmFlops / 1e9).toFixed(1)} G; x: the step with the default grid chunking, y: the faster bare MatMul`);
+  if (variants.some((v) => v.kind === 'stream')) {
+    // x: the prepared step's GEMM FLOPs per streamed step time; own: the streamed step's own GEMMs
+    // (C = Fc·W_cᵀ and P = Ic·Tᵀ in both passes, and the gradient) per its time.
+    const xs = gemmFlops / pick('stream') / 1e9;
+    const own = (2 * N * G * M * (3 * D + 2 * E)) / pick('stream') / 1e9;
+    console.log(`cbl_stream_step_gflops=${xs.toFixed(2)} matmul_gflops=${y1.toFixed(2)} ratio=${(xs / y1).toFixed(3)} own_gemm_gflops=${own.toFixed(2)}`);
+  }
   await engine.dispose();
   console.log(`cbl_step_gflops=${x1.toFixed(2)} matmul_gflops=${y1.toFixed(2)} ratio=${(x1 / y1).toFixed(3)}`);
 }
