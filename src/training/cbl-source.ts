@@ -157,6 +157,9 @@ export async function loadRows(source: CblRowSource, rows: readonly number[] | '
 /** Checks one chunk's array lengths against k rows of `fr` and `ir` values. */
 export function checkChunk(c: CblRowChunk, fr: number, ir: number, who: string): void {
   if (!Number.isInteger(c.k) || c.k < 1) throw new Error(`${who}: a chunk has k = ${c.k} rows`);
+  for (const [name, x] of [['F', c.F], ['I', c.I]] as const) {
+    if (!(x instanceof Float32Array || x instanceof Uint16Array)) throw new Error(`${who}: a chunk's ${name} is a ${(x as object).constructor.name}, expected a Float32Array or float16 bits in a Uint16Array`);
+  }
   if (c.F.length !== c.k * fr) throw new Error(`${who}: a chunk's F has ${c.F.length} values, expected k×G×D = ${c.k * fr}`);
   if (c.I.length !== c.k * ir) throw new Error(`${who}: a chunk's I has ${c.I.length} values, expected k×G×E = ${c.k * ir}`);
 }

@@ -235,6 +235,8 @@ test('memory options are checked; a source keys checkpoints by its identity', as
   await assert.rejects(train.forEachChunk([3, 2], 4, async () => {}), /ascending and distinct/);
   const bad: CblRowSource = { n: 10, identity: () => 'bad', forEachChunk: async (_rows, _max, visit) => visit({ F: new Float32Array(3), I: new Float32Array(3), k: 1, rows: [0] }) };
   await assert.rejects(trainConceptLayer({ ...lbase, train: bad, val: lval, streaming: 'always' }), /chunk's F has 3 values, expected k×G×D = 32/);
+  const wide: CblRowSource = { n: 10, identity: () => 'f64', forEachChunk: async (_rows, _max, visit) => visit({ F: new Float64Array(32) as unknown as Float32Array, I: new Float32Array(16), k: 1, rows: [0] }) };
+  await assert.rejects(trainConceptLayer({ ...lbase, train: wide, val: lval }), /chunk's F is a Float64Array, expected a Float32Array or float16 bits/);
 });
 
 test('engine cleanup', async () => {
