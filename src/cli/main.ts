@@ -8,9 +8,11 @@ import { explainCommand } from './commands/explain.js';
 import { explainRegionCommand } from './commands/explain-region.js';
 import { exportCommand } from './commands/export.js';
 import { interveneCommand } from './commands/intervene.js';
+import { precomputeCommand } from './commands/precompute.js';
 import { predictCommand } from './commands/predict.js';
 import { rulesCommand } from './commands/rules.js';
 import { serveCommand } from './commands/serve.js';
+import { statusCommand } from './commands/status.js';
 import { tensorsCommand } from './commands/tensors.js';
 import { trainCommand } from './commands/train.js';
 import { videoCommand } from './commands/video.js';
@@ -20,6 +22,8 @@ const program = new Command('salf-cbm')
   .showHelpAfterError()
   .addCommand(demoCommand())
   .addCommand(trainCommand())
+  .addCommand(precomputeCommand())
+  .addCommand(statusCommand())
   .addCommand(predictCommand())
   .addCommand(tensorsCommand())
   .addCommand(conceptsCommand())

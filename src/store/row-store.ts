@@ -476,7 +476,8 @@ function checkSpec(spec: RowStoreSpec): RowStoreSpec {
     for (const d of f.shape) if (!Number.isInteger(d) || d < 1) throw new Error(`row store ${spec.kind}: field '${f.name}' has shape [${f.shape.join(', ')}]`);
     return { name: f.name, shape: [...f.shape], dtype: f.dtype };
   });
-  return { kind: spec.kind, identity: JSON.parse(JSON.stringify(spec.identity ?? null)) as unknown, numRows: spec.numRows, shardSize: spec.shardSize, fields };
+  // Canonical key order, so that every worker writes the same manifest bytes.
+  return { kind: spec.kind, identity: JSON.parse(canonicalJson(spec.identity ?? null)) as unknown, numRows: spec.numRows, shardSize: spec.shardSize, fields };
 }
 
 function storeKey(spec: RowStoreSpec): string {

@@ -180,7 +180,7 @@ export async function computeStores(stores: PrecomputeStores, inputs: Precompute
 export async function precomputeWorker(inputs: PrecomputeInputs, stages: readonly PrecomputeStage[], worker: WorkerShard, command: readonly string[]): Promise<StatusReport> {
   const stores = await openStores(inputs, stages);
   for (const [stage, list] of stores.stages) joinJob(inputs.cacheDir, stage, worker, jobStores(list), command);
-  if (inputs.progress) inputs.progress.log(`worker ${worker.index + 1} of ${worker.count} (${worker.source})`);
+  inputs.progress?.log(`worker ${worker.index}/${worker.count} (${worker.source})`);
   await computeStores(stores, inputs, worker);
   return status(stores, command);
 }

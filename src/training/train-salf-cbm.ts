@@ -63,6 +63,8 @@ export interface TrainSalfCbmOptions {
   batchSize?: number;
   /** How backbone features are stored: float16 (default) or float32. */
   featureDtype?: StoreDtype;
+  /** Images per store shard; 64. */
+  shardSize?: number;
   /**
    * Compute the stores' missing shards here even when a distributed job (`salf-cbm precompute`)
    * fills them; without it, training refuses and lists the commands that redo them.

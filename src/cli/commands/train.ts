@@ -2,25 +2,19 @@
 import { Command } from 'commander';
 import { readConceptList } from '../../concepts/concept-list.js';
 import { trainSalfCbm } from '../../training/train-salf-cbm.js';
-import { addBackboneOptions, backboneConfigFrom } from '../backbone-options.js';
-import { finite, fraction, grid, nonNegative, oneOf, positiveInt } from '../options.js';
+import { addDataOptions, precomputeInputsFrom } from '../data-options.js';
+import { finite, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
 
 export function trainCommand(): Command {
   const cmd = new Command('train')
     .description('train a SALF-CBM: prompted CLIP similarities, concept layer, sparse final layer')
-    .requiredOption('--data <dir>', 'image folder with one sub-folder per class')
-    .requiredOption('--clip <folder|hub-id>', 'CLIP model: a local folder in the Hugging Face layout, or a hub id (online only)')
     .requiredOption('--concepts <file>', 'concept list, one concept per line')
     .requiredOption('--out <dir>', 'where the trained model is written');
-  addBackboneOptions(cmd);
+  addDataOptions(cmd);
   return cmd
-    .option('--split-file <file>', 'split file (lines "class/image.jpg<TAB>train|val|test", or JSON {train,val,test})')
-    .option('--val-fraction <f>', 'validation hold-out per class when there is no split file', fraction, 0.1)
     .option('--cache-dir <dir>', 'feature and embedding cache (default <out>/cache); reruns resume from it')
-    .option('--grid <HxW>', 'prompting grid', grid, [7, 7] as [number, number])
-    .option('--radius <px>', 'red circle radius at CLIP input size (default 32 at 224 px, scaled)', positiveInt)
-    .option('--placement <mode>', 'circle centres: inside (r … S−1−r) or stride (the paper text)', oneOf('inside', 'stride'), 'inside')
+    .option('--compute-missing', 'compute missing shards here even when a distributed `salf-cbm precompute` job fills the cache')
     .option('--pooling <mode>', 'spatial pooling of concept maps', oneOf('mean', 'max', 'softmax'), 'mean')
     .option('--lr <x>', 'concept layer Adam learning rate', nonNegative, 1e-3)
     .option('--steps <n>', 'concept layer: most steps', positiveInt, 1000)
@@ -31,31 +25,17 @@ export function trainCommand(): Command {
     .option('--lam <x>', 'sparsity λ of the final layer (LF-CBM: 7e-4 CIFAR, 2e-4 CUB, 1e-4 ImageNet)', nonNegative, 7e-4)
     .option('--target-nec <n>', 'run a regularisation path and keep the point with at most this many weights per class', positiveInt)
     .option('--epochs <n>', 'final layer: most epochs per λ', positiveInt, 1000)
-    .option('--batch-size <n>', 'images per backbone run', positiveInt, 32)
-    .option('--device <device>', 'execution provider: cpu or cuda (needs onnxruntime-node with CUDA)', oneOf('cpu', 'cuda'), 'cpu')
-    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
-    .option('--skip-bad', 'skip images that cannot be decoded (listed at the end) instead of stopping')
     .action(async (flags) => {
       const concepts = readConceptList(flags.concepts);
       const { metrics } = await trainSalfCbm({
-        data: flags.data,
-        splitFile: flags.splitFile,
-        valFraction: flags.valFraction,
-        backbone: backboneConfigFrom(flags),
-        clip: flags.clip,
+        ...precomputeInputsFrom(flags, flags.cacheDir),
         concepts,
         out: flags.out,
         cacheDir: flags.cacheDir,
-        grid: flags.grid,
-        radius: flags.radius,
-        placement: flags.placement,
+        computeMissing: flags.computeMissing,
         pooling: flags.pooling,
         cbl: { lr: flags.lr, maxSteps: flags.steps, stepSamples: flags.stepSamples, valEvery: flags.valEvery, cutoff: flags.cutoff },
         finalLayer: { mode: flags.final, lam: flags.lam, targetNec: flags.targetNec, epochsPerLambda: flags.epochs },
-        device: flags.device,
-        seed: flags.seed,
-        skipBad: flags.skipBad,
-        batchSize: flags.batchSize,
         progress: progressBars(),
       });
       const f = metrics.finalLayer;

@@ -1,0 +1,90 @@
+/**
+ * The CLI options that determine the pre-computed stores (data, split, backbone, CLIP, prompting
+ * and store layout), shared by `train`, `precompute` and `status` so that all three name the
+ * same stores.
+ */
+import type { Command } from 'commander';
+import type { Device } from '../engine/session.js';
+import type { Placement } from '../similarity/prompting.js';
+import type { StoreDtype } from '../store/row-store.js';
+import type { PrecomputeInputs } from '../training/precompute.js';
+import { addBackboneOptions, backboneConfigFrom } from './backbone-options.js';
+import { fraction, grid, oneOf, positiveInt } from './options.js';
+
+/** Adds the data, model and store options to a command. */
+export function addDataOptions(cmd: Command): Command {
+  cmd
+    .requiredOption('--data <dir>', 'image folder with one sub-folder per class')
+    .requiredOption('--clip <folder|hub-id>', 'CLIP model: a local folder in the Hugging Face layout, or a hub id (online only)');
+  addBackboneOptions(cmd);
+  return cmd
+    .option('--split-file <file>', 'split file (lines "class/image.jpg<TAB>train|val|test", or JSON {train,val,test})')
+    .option('--val-fraction <f>', 'validation hold-out per class when there is no split file', fraction, 0.1)
+    .option('--grid <HxW>', 'prompting grid', grid, [7, 7] as [number, number])
+    .option('--radius <px>', 'red circle radius at CLIP input size (default 32 at 224 px, scaled)', positiveInt)
+    .option('--placement <mode>', 'circle centres: inside (r … S−1−r) or stride (the paper text)', oneOf('inside', 'stride'), 'inside')
+    .option('--batch-size <n>', 'images per backbone run', positiveInt, 32)
+    .option('--device <device>', 'execution provider: cpu or cuda (needs onnxruntime-node with CUDA)', oneOf('cpu', 'cuda'), 'cpu')
+    .option('--seed <n>', 'random seed (also of the validation hold-out)', (v) => Number.parseInt(v, 10), 0)
+    .option('--skip-bad', 'skip images that cannot be decoded (listed at the end) instead of stopping')
+    .option('--feature-dtype <dtype>', 'how backbone features are stored', oneOf('float16', 'float32'), 'float16')
+    .option('--shard-size <n>', 'images per store shard (the unit of resumption and of work division)', positiveInt, 64);
+}
+
+/** The flags {@link addDataOptions} defines. */
+export interface DataFlags {
+  data: string;
+  clip: string;
+  splitFile?: string;
+  valFraction: number;
+  grid: [number, number];
+  radius?: number;
+  placement: Placement;
+  batchSize: number;
+  device: Device;
+  seed: number;
+  skipBad?: boolean;
+  featureDtype: StoreDtype;
+  shardSize: number;
+}
+
+/** The pre-computation inputs the flags describe. */
+export function precomputeInputsFrom(flags: DataFlags & Parameters<typeof backboneConfigFrom>[0], cacheDir: string): PrecomputeInputs {
+  return {
+    data: flags.data,
+    splitFile: flags.splitFile,
+    valFraction: flags.valFraction,
+    seed: flags.seed,
+    backbone: backboneConfigFrom(flags),
+    clip: flags.clip,
+    cacheDir,
+    grid: flags.grid,
+    radius: flags.radius,
+    placement: flags.placement,
+    device: flags.device,
+    skipBad: flags.skipBad,
+    batchSize: flags.batchSize,
+    featureDtype: flags.featureDtype,
+    shardSize: flags.shardSize,
+  };
+}
+
+/** `argv` (this command's arguments) without the options named (and their values). */
+export function argsWithout(argv: readonly string[], options: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.split('=')[0]!;
+    if (!options.includes(name)) out.push(a);
+    else if (!a.includes('=') && !BOOLEAN.has(name)) i++;
+  }
+  return out;
+}
+
+const BOOLEAN = new Set(['--verify', '--compute-missing', '--skip-bad']);
+
+/** The arguments after the command's name in `process.argv`. */
+export function commandArgs(name: string, argv: readonly string[] = process.argv): string[] {
+  const at = argv.indexOf(name, 2);
+  return at < 0 ? [] : argv.slice(at + 1);
+}
