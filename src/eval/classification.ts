@@ -35,6 +35,7 @@ import { applyStandardiser, fitStandardiser, type Standardiser } from '../traini
 import { trainWithCutoff } from '../training/train-cbl.js';
 import { globalAverage, loadNativeBackbone } from './native-backbone.js';
 import { resizeFeatureGrid } from './resample.js';
+import { RowStore, type FieldSpec } from '../store/row-store.js';
 import { arraysIdentity, fileIdentity, ShardCache } from './shard-cache.js';
 
 /** The compared methods. */
@@ -401,17 +402,27 @@ async function computeFeatures(
   const Lh = backbone.numClasses;
   const E = clip?.embedDim;
   const w = salf.weights;
-  const cache = new ShardCache(options.cacheDir, 'classification-features', {
-    v: 1,
-    backbone: backbone.config,
-    backboneFile: fileIdentity([backbone.config.model]),
-    salf: arraysIdentity([w.conceptWeight]),
-    grid: salf.config.grid,
-    pooling: salf.config.pooling,
-    clip: clip?.id,
-    images: fileIdentity(samples.map((s) => s.path)),
-    count: n,
-  }, options.shardSize ?? 256);
+  const fields: FieldSpec[] = [
+    { name: 'gap', shape: [D], dtype: 'float32' },
+    { name: 'salf', shape: [M], dtype: 'float32' },
+    ...(Lh !== undefined ? [{ name: 'logits', shape: [Lh], dtype: 'float32' } as const] : []),
+    ...(E !== undefined ? [{ name: 'clip', shape: [E], dtype: 'float32' } as const] : []),
+  ];
+  const cache = RowStore.open(options.cacheDir, {
+    kind: 'classification-features',
+    identity: {
+      backbone: backbone.config,
+      backboneFile: fileIdentity([backbone.config.model]),
+      salf: arraysIdentity([w.conceptWeight]),
+      grid: salf.config.grid,
+      pooling: salf.config.pooling,
+      clip: clip?.id,
+      images: fileIdentity(samples.map((s) => s.path)),
+    },
+    numRows: n,
+    shardSize: options.shardSize ?? 256,
+    fields,
+  });
   const gap = new Float32Array(n * D);
   const act = new Float32Array(n * M);
   const logits = Lh !== undefined ? new Float32Array(n * Lh) : undefined;
@@ -419,16 +430,19 @@ async function computeFeatures(
   const batch = options.batchSize ?? 32;
   const S = backbone.inputSize;
   const pre = backbone.config.preprocess;
-  const shards = cache.shards(n);
+  const shards = cache.numShards;
   let reused = 0;
   progress.start('features', n);
   for (let s = 0; s < shards; s++) {
-    const [a, b] = cache.range(s, n);
-    let got = cache.readArrays(s);
-    if (got && got.gap?.length === (b - a) * D) {
+    const { first: a, count } = cache.shardRange(s);
+    const b = a + count;
+    let got: Record<string, Float32Array>;
+    if (cache.isComplete(s)) {
+      got = Object.fromEntries(fields.map((f) => [f.name, cache.readField(s, f.name)]));
       reused++;
     } else {
-      got = { gap: new Float32Array((b - a) * D), salf: new Float32Array((b - a) * M) };
+      const fresh = { gap: new Float32Array((b - a) * D), salf: new Float32Array((b - a) * M) };
+      got = fresh;
       if (Lh !== undefined) got.logits = new Float32Array((b - a) * Lh);
       if (E !== undefined) got.clip = new Float32Array((b - a) * E);
       for (let i = a; i < b; i += batch) {
@@ -437,9 +451,9 @@ async function computeFeatures(
         const px = new Float32Array(k * 3 * S * S);
         decoded.forEach((img, j) => toChwNormalised(resizeToSpec(img, pre.resize, pre.interpolation ?? 'bilinear'), pre.mean, pre.std, px, j * 3 * S * S));
         const out = await backbone.run(px, k);
-        got.gap.set(globalAverage(out.features, k, P, D), (i - a) * D);
+        fresh.gap.set(globalAverage(out.features, k, P, D), (i - a) * D);
         const gridF = await resizeFeatureGrid(engine, out.features, k, backbone.nativeGrid, salf.config.grid, D);
-        got.salf.set((await salf.forwardFeatures(gridF, k)).activations, (i - a) * M);
+        fresh.salf.set((await salf.forwardFeatures(gridF, k)).activations, (i - a) * M);
         if (got.logits && out.logits) got.logits.set(out.logits, (i - a) * Lh!);
         if (clip && got.clip) {
           const C = clip.inputSize;
@@ -449,7 +463,7 @@ async function computeFeatures(
         }
         progress.update(i + k);
       }
-      cache.writeArrays(s, got);
+      cache.writeShard(s, got);
     }
     gap.set(got.gap!, a * D);
     act.set(got.salf!, a * M);

@@ -1,9 +1,9 @@
 /**
- * Resumable evaluations: results are written in shards (a fixed number of consecutive items),
- * each shard atomically (src/data/atomic-write.ts), in a folder named by a hash of everything
- * that determines them (model, data, settings). A killed run keeps its finished shards; a rerun
- * with the same inputs reads them back and computes only the missing ones. A shard holds either
- * JSON or named float32 arrays.
+ * Resumable evaluation results: JSON records written in shards (a fixed number of consecutive
+ * items), each shard atomically (src/data/atomic-write.ts), in a folder named by a hash of
+ * everything that determines them (model, data, settings). A killed run keeps its finished
+ * shards; a rerun with the same inputs reads them back and computes only the missing ones.
+ * Per-image float arrays go to a row store instead (src/store/row-store.ts: checksummed shards).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -54,49 +54,6 @@ export class ShardCache {
 
   writeJson(s: number, value: unknown): void {
     writeFileAtomic(this.path(s, 'json'), JSON.stringify(value) + '\n');
-  }
-
-  /** The arrays of shard `s`, or undefined when it is not written yet. */
-  readArrays(s: number): Record<string, Float32Array> | undefined {
-    const p = this.path(s, 'f32');
-    if (!existsSync(p)) return undefined;
-    const bytes = readFileSync(p);
-    const where = `${p}: corrupt cache shard (delete it to recompute)`;
-    if (bytes.length < 4) throw new Error(where);
-    const headerLength = bytes.readUInt32LE(0);
-    let header: { name: string; length: number }[];
-    try {
-      header = JSON.parse(bytes.subarray(4, 4 + headerLength).toString('utf8')) as { name: string; length: number }[];
-    } catch {
-      throw new Error(where);
-    }
-    let at = 4 + headerLength;
-    at += (4 - (at % 4)) % 4;
-    const out: Record<string, Float32Array> = {};
-    for (const { name, length } of header) {
-      if (at + length * 4 > bytes.length) throw new Error(where);
-      const copy = new Uint8Array(length * 4);
-      copy.set(bytes.subarray(at, at + length * 4));
-      out[name] = new Float32Array(copy.buffer);
-      at += length * 4;
-    }
-    return out;
-  }
-
-  writeArrays(s: number, arrays: Record<string, Float32Array>): void {
-    const header = Buffer.from(JSON.stringify(Object.entries(arrays).map(([name, a]) => ({ name, length: a.length }))), 'utf8');
-    let at = 4 + header.length;
-    const pad = (4 - (at % 4)) % 4;
-    at += pad;
-    const total = at + Object.values(arrays).reduce((a, x) => a + x.byteLength, 0);
-    const bytes = Buffer.alloc(total);
-    bytes.writeUInt32LE(header.length, 0);
-    header.copy(bytes, 4);
-    for (const a of Object.values(arrays)) {
-      bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-      at += a.byteLength;
-    }
-    writeFileAtomic(this.path(s, 'f32'), bytes);
   }
 }
 
