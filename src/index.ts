@@ -9,11 +9,15 @@ export { SalfCbm, type SalfCbmConfig, type SalfOutputs } from './models/salf-cbm
 export type { Pooling } from './models/salf-head.js';
 export { readSafetensors, writeSafetensors } from './models/safetensors.js';
 export { extractFeatures } from './models/extract-features.js';
+export { computeFeatureStore, FeatureStore } from './models/feature-store.js';
 export { loadRgb, decodeRgb, toChwNormalised } from './data/image-io.js';
 export { scanImageFolder, splitSamples, type ImageFolder, type Sample } from './data/image-folder.js';
 export type { RgbImage, ResizeSpec } from './data/rgb-image.js';
 export { readConceptList, parseConceptList } from './concepts/concept-list.js';
 export { computePromptedEmbeddings, conceptSimilarities } from './similarity/compute.js';
+export { RowStore } from './store/row-store.js';
+export { resolveWorkerShard, type WorkerShard } from './store/worker-shard.js';
+export { precomputeWorker, trainingStores } from './training/precompute.js';
 export { gridCentres, defaultRadius, drawCircle } from './similarity/prompting.js';
 export { trainConceptLayer, trainWithCutoff, interpretabilityCutoff } from './training/train-cbl.js';
 export { glmSaga } from './training/glm-saga.js';
