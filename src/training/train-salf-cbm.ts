@@ -20,8 +20,12 @@ import { silentProgress, type Progress } from '../progress.js';
 import { defaultRadius, type Placement } from '../similarity/prompting.js';
 import type { StoreDtype } from '../store/row-store.js';
 import { trainFinalLayer, type FinalLayer } from './final-layer.js';
-import { keptRows, skippedImages, trainingStores, type SplitStores } from './precompute.js';
-import { applyStandardiser, fitStandardiser } from './standardise.js';
+import { ACTIVATIONS_FIELD, poolActivationsToStore } from './activations.js';
+import { parseMemoryBudget, usableBytes } from './memory-budget.js';
+import { keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
+import { standardisedMatrix, storeMatrix } from './row-matrix.js';
+import { fitStandardiserStreamed } from './standardise.js';
+import { storeSource } from './store-source.js';
 import { trainWithCutoff } from './train-cbl.js';
 
 /** Options of {@link trainSalfCbm}; defaults follow SPEC and LF-CBM. */
@@ -70,6 +74,11 @@ export interface TrainSalfCbmOptions {
    * fills them; without it, training refuses and lists the commands that redo them.
    */
   computeMissing?: boolean;
+  /**
+   * Peak memory to stay under, bytes or a size such as '8GiB' (src/training/memory-budget.ts):
+   * every stage reads the stores in chunks sized by it; 4 GiB or half the RAM by default.
+   */
+  memoryBudget?: number | string;
   progress?: Progress;
 }
 
@@ -106,28 +115,25 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   const M0 = options.concepts.length;
   const stores = await trainingStores({ ...options, cacheDir, grid, seed, progress }, { engine, clip });
   const folder = stores.folder;
-  const read = (split: SplitStores) => {
-    const kept = keptRows(stores, split);
-    return { samples: kept.samples, F: split.features!.readFeatures(kept.featureRows), I: stores.prompted!.readRows(kept.promptedRows) };
-  };
-  const train = read(stores.train);
-  const val = read(stores.val);
+  const budget = parseMemoryBudget(options.memoryBudget);
+  const trainKept = keptRows(stores, stores.train);
+  const valKept = keptRows(stores, stores.val);
   const skipped = skippedImages(stores);
-  const I = new Float32Array(train.I.length + val.I.length);
-  I.set(train.I);
-  I.set(val.I, train.I.length);
   const G = grid[0] * grid[1];
   const D = stores.backbone!.featureDim;
-  const nTrain = train.samples.length;
-  const nVal = val.samples.length;
+  const nTrain = trainKept.samples.length;
+  const nVal = valKept.samples.length;
+  // The splits stay on disk; each stage reads them in chunks sized by the memory budget.
+  const source = (split: SplitStores, kept: KeptSplit) =>
+    storeSource({ store: split.features!.store, field: 'F', rows: kept.featureRows }, { store: stores.prompted!.rows, field: 'I', rows: kept.promptedRows });
 
   // Step 3: concept layer, interpretability cutoff, retraining.
   const cbl = options.cbl ?? {};
   const maxSteps = cbl.maxSteps ?? 1000;
   progress.start('concept layer', maxSteps);
   const trained = await trainWithCutoff({
-    train: { F: train.F, I: I.subarray(0, nTrain * G * E), n: nTrain },
-    val: { F: val.F, I: I.subarray(nTrain * G * E), n: nVal },
+    train: source(stores.train, trainKept),
+    val: source(stores.val, valKept),
     T,
     M: M0,
     G,
@@ -140,6 +146,7 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
     cutoff: cbl.cutoff,
     seed,
     engine,
+    memoryBudgetBytes: usableBytes(budget),
     checkpoint: join(cacheDir, 'concept-layer.safetensors'),
     onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(3)}` : ''}`),
   });
@@ -149,33 +156,39 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   for (const d of dropped) progress.log(`interpretability cutoff: dropped "${d.concept}" (validation similarity ${d.similarity.toFixed(3)})`);
   const M = concepts.length;
 
-  // Step 4: pooled activations, standardisation, final layer.
+  // Step 4: pooled activations (into stores), standardisation, final layer, all in blocks.
   const pooling = options.pooling ?? 'mean';
   const L = folder.classes.length;
   const probe = headOnly(options, grid, pooling, D, concepts, folder.classes, trained.Wc, clip, engine);
-  const activations = async (F: Float32Array, n: number): Promise<Float32Array> => {
-    const out = new Float32Array(n * M);
-    const chunk = 256;
-    for (let i = 0; i < n; i += chunk) {
-      const k = Math.min(chunk, n - i);
-      const res = await probe.forwardFeatures(F.subarray(i * G * D, (i + k) * G * D), k);
-      out.set(res.activations, i * M);
-    }
-    return out;
+  const activations = async (split: SplitStores, kept: KeptSplit, label: string) => {
+    progress.start(`activations (${label})`, kept.featureRows.length);
+    const store = await poolActivationsToStore({
+      features: split.features!.store,
+      rows: kept.featureRows,
+      conceptWeight: trained.Wc,
+      M,
+      pooling,
+      outRoot: cacheDir,
+      memoryBudget: budget,
+      engine,
+      onProgress: (p) => progress.update(p.done),
+    });
+    progress.stop();
+    return storeMatrix(store, ACTIVATIONS_FIELD);
   };
-  const actTrain = await activations(train.F, nTrain);
-  const actVal = await activations(val.F, nVal);
-  const standardiser = fitStandardiser(actTrain, nTrain, M);
+  const actTrain = await activations(stores.train, trainKept, 'train');
+  const actVal = await activations(stores.val, valKept, 'val');
+  const standardiser = fitStandardiserStreamed(actTrain);
   const labels = (s: Sample[]) => Int32Array.from(s.map((x) => x.label));
   const fl = options.finalLayer ?? {};
   const epochs = fl.epochsPerLambda ?? 1000;
   const nLambdas = fl.targetNec !== undefined ? fl.pathLength ?? 20 : 1;
   progress.start(`final layer (${fl.mode ?? 'sparse'})`, nLambdas * epochs);
   const final: FinalLayer = await trainFinalLayer({
-    Xtrain: applyStandardiser(actTrain, nTrain, M, standardiser),
-    ytrain: labels(train.samples),
-    Xval: applyStandardiser(actVal, nVal, M, standardiser),
-    yval: labels(val.samples),
+    Xtrain: standardisedMatrix(actTrain, standardiser),
+    ytrain: labels(trainKept.samples),
+    Xval: standardisedMatrix(actVal, standardiser),
+    yval: labels(valKept.samples),
     nClasses: L,
     mode: fl.mode ?? 'sparse',
     lam: fl.lam,
@@ -184,6 +197,8 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
     epochsPerLambda: epochs,
     seed,
     engine,
+    memoryBudget: budget,
+    scratchDir: cacheDir,
     onProgress: (p) => progress.update(p.lambdaIndex * epochs + p.epoch, `λ ${p.lambda.toExponential(2)}`),
   });
   progress.stop();

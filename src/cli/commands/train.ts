@@ -1,10 +1,20 @@
 /** `salf-cbm train`: SPEC steps 2–4 on an image folder. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { readConceptList } from '../../concepts/concept-list.js';
 import { trainSalfCbm } from '../../training/train-salf-cbm.js';
 import { addDataOptions, precomputeInputsFrom } from '../data-options.js';
+import { parseMemoryBudget } from '../../training/memory-budget.js';
 import { finite, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+
+/** Commander parser of --memory-budget: bytes, checked before any work. */
+function memoryBudget(value: string): number {
+  try {
+    return parseMemoryBudget(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 export function trainCommand(): Command {
   const cmd = new Command('train')
@@ -25,6 +35,7 @@ export function trainCommand(): Command {
     .option('--lam <x>', 'sparsity λ of the final layer (LF-CBM: 7e-4 CIFAR, 2e-4 CUB, 1e-4 ImageNet)', nonNegative, 7e-4)
     .option('--target-nec <n>', 'run a regularisation path and keep the point with at most this many weights per class', positiveInt)
     .option('--epochs <n>', 'final layer: most epochs per λ', positiveInt, 1000)
+    .option('--memory-budget <size>', 'peak memory to stay under, e.g. 8GiB or 16GB: every stage reads the stores in chunks sized by it (default 4 GiB, or half the RAM when less)', memoryBudget)
     .action(async (flags) => {
       const concepts = readConceptList(flags.concepts);
       const { metrics } = await trainSalfCbm({
@@ -33,6 +44,7 @@ export function trainCommand(): Command {
         out: flags.out,
         cacheDir: flags.cacheDir,
         computeMissing: flags.computeMissing,
+        memoryBudget: flags.memoryBudget,
         pooling: flags.pooling,
         cbl: { lr: flags.lr, maxSteps: flags.steps, stepSamples: flags.stepSamples, valEvery: flags.valEvery, cutoff: flags.cutoff },
         finalLayer: { mode: flags.final, lam: flags.lam, targetNec: flags.targetNec, epochsPerLambda: flags.epochs },
