@@ -4,6 +4,7 @@
  * case for N ≤ 50,000), against a bare ONNX Runtime MatMul with the same FLOPs in the same run.
  *
  * Usage: node dist/bench/cbl.js [--n=2000] [--reps=5] [--threads=K] [--chunks=a,b,...] [--raw] [--stream]
+ *          [--device=cpu|cuda]   (the execution provider of every graph; scripts/gpu-bench.sh)
  *   --chunks: grid chunk sizes to time (default: the automatic one and the whole grid).
  *   --raw also times the one-graph step that recomputes the CLIP side every step.
  *   --stream also times the streamed step (the same data as a row source, as training runs it
@@ -14,7 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { GraphBuilder } from '../src/engine/onnx-builder.js';
-import { Engine, f32 } from '../src/engine/session.js';
+import { Engine, f32, type Device } from '../src/engine/session.js';
 import { Adam } from '../src/training/adam.js';
 import { cblLossAndGrad, defaultGridChunk, PreparedCblData } from '../src/training/cbl-graph.js';
 import { Rng } from '../src/rng.js';
@@ -30,6 +31,9 @@ function arg(name: string, def: number): number {
 const N = arg('n', 2000);
 const reps = arg('reps', 5);
 const threads = process.argv.some((x) => x.startsWith('--threads=')) ? arg('threads', 1) : undefined;
+const deviceArg = process.argv.find((x) => x.startsWith('--device='))?.slice('--device='.length) ?? 'cpu';
+if (deviceArg !== 'cpu' && deviceArg !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${deviceArg}`);
+const device: Device = deviceArg;
 const G = 49;
 const D = 512;
 const M = 370;
@@ -59,8 +63,8 @@ function normaliseRows(X: Float32Array, R: number): void {
 }
 
 async function main(): Promise<void> {
-  const engine = new Engine(threads === undefined ? {} : { threads });
-  console.log(`CBL step benchmark: N=${N} G=${G} D=${D} M=${M} E=${E}, threads=${threads ?? 'ORT default'}`);
+  const engine = new Engine({ device, ...(threads === undefined ? {} : { threads }) });
+  console.log(`CBL step benchmark: N=${N} G=${G} D=${D} M=${M} E=${E}, device ${device}, threads=${threads ?? 'ORT default'}`);
   let t0 = performance.now();
   const F = fill(N * G * D, 12345, 0, 1); // post-ReLU-like features
   const I = fill(N * G * E, 777, -1, 1);
