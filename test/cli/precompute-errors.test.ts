@@ -1,11 +1,12 @@
 /**
  * Bad input to a distributed pre-computation: a worker index out of range, another worker count
  * in the same cache, a worker with other options or models, a full disk (the error names the
- * file and no half-written shard counts as stored), and `train` on an incomplete job.
+ * file and no half-written shard counts as stored), `status --verify` on a corrupt shard, and
+ * `train` on an incomplete job.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRECOMPUTE_STAGES, openStores, precomputeWorker, status } from '../../src/training/precompute.js';
 import { trainSalfCbm } from '../../src/training/train-salf-cbm.js';
@@ -51,13 +52,25 @@ test('a full disk names the shard file and leaves no shard that looks stored; tr
   const stores = await openStores(fx.inputs(cache), PRECOMPUTE_STAGES);
   assert.deepEqual(stores.train.features!.missingShards(), [1, 2, 3, 4, 5]);
   assert.ok(!readdirSync(stores.train.features!.dir).some((f) => f.includes('.tmp-')), 'no temporary file is left');
-  const report = status(stores, []);
-  assert.equal(report.complete, false);
+  assert.equal(status(stores, []).complete, false);
+
+  // `salf-cbm status --verify`: a corrupt shard (one flipped byte) is removed and listed as
+  // missing, with the command that redoes the shards of this one-worker job.
+  const shard0 = stores.train.features!.store.shardPath(0);
+  const bytes = readFileSync(shard0);
+  bytes[bytes.length - 1]! ^= 1;
+  writeFileSync(shard0, bytes);
+  const r = await runCliAsync(['status', ...fx.args, '--cache-dir', cache, '--verify']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /features \(train\): removed corrupt shard 0 \(.*checksum mismatch/);
+  assert.match(r.stdout, /features \(train\): 6 of 6 shard\(s\) missing \(0-5\)/);
+  assert.match(r.stdout, /worker 0\/1 has shards to do: salf-cbm precompute --data .* --stage features --shard 0\/1\n/);
+  assert.match(r.stdout, /incomplete: 2 worker command\(s\) to run/);
 
   const model = { concepts: ['red', 'blue', 'round'], out: join(fx.root, 'model'), cbl: { maxSteps: 5, valEvery: 5, cutoff: -1 }, finalLayer: { mode: 'dense' as const, epochsPerLambda: 10 } };
   await assert.rejects(
     trainSalfCbm({ ...fx.inputs(cache), ...model }),
-    /features\.json: the distributed pre-computation is not complete:[\s\S]*features \(train\): 5 of 6 shard\(s\) missing \(1-5\)[\s\S]*salf-cbm precompute --data .* --stage features --shard 0\/1[\s\S]*--compute-missing/,
+    /features\.json: the distributed pre-computation is not complete:[\s\S]*features \(train\): 6 of 6 shard\(s\) missing \(0-5\)[\s\S]*salf-cbm precompute --data .* --stage features --shard 0\/1[\s\S]*--compute-missing/,
   );
   const { metrics } = await trainSalfCbm({ ...fx.inputs(cache), ...model, computeMissing: true });
   assert.equal(metrics.numTrain, 12);

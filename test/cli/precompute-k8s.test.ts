@@ -1,14 +1,14 @@
 /**
  * 3 `salf-cbm precompute` workers started with Kubernetes Indexed Job variables fill a cache
  * byte-identical to one process's; after a worker's shards are lost (one deleted, one cut short
- * as by a kill, a temporary file left behind), `status` names the worker and the exact command,
- * and running that command restores the same bytes.
+ * as by a kill, a temporary file left behind), the status names the worker and the exact
+ * command, and running that command restores the same bytes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRECOMPUTE_STAGES, precomputeWorker } from '../../src/training/precompute.js';
+import { openStores, PRECOMPUTE_STAGES, precomputeWorker, status } from '../../src/training/precompute.js';
 import { precomputeFixture, runCliAsync, storeFiles } from '../helpers/precompute-fixture.js';
 
 test('3 Kubernetes Indexed Job workers match one process; a lost shard is listed by status and redone by its command', async () => {
@@ -42,11 +42,12 @@ test('3 Kubernetes Indexed Job workers match one process; a lost shard is listed
   writeFileSync(tmp, 'partial');
   utimesSync(tmp, new Date(0), new Date(0));
 
-  const status = await runCliAsync(['status', ...fx.args, '--cache-dir', k8s]);
-  assert.equal(status.code, 3, status.stderr);
-  assert.match(status.stdout, /features \(train\): 1 of 6 shard\(s\) missing \(2\)/);
-  assert.match(status.stdout, /prompted embeddings \(train\+val\): 1 of 8 shard\(s\) missing \(4\)/);
-  const commands = [...status.stdout.matchAll(/worker (\d)\/3 has shards to do: salf-cbm (.*)$/gm)].map((m) => ({ worker: m[1], args: m[2]!.split(' ') }));
+  const stores = await openStores(fx.inputs(k8s), PRECOMPUTE_STAGES);
+  const text = status(stores, []).lines.join('\n');
+  await stores.engine.dispose();
+  assert.match(text, /features \(train\): 1 of 6 shard\(s\) missing \(2\)/);
+  assert.match(text, /prompted embeddings \(train\+val\): 1 of 8 shard\(s\) missing \(4\)/);
+  const commands = [...text.matchAll(/worker (\d)\/3 has shards to do: salf-cbm (.*)$/gm)].map((m) => ({ worker: m[1], args: m[2]!.split(' ') }));
   assert.deepEqual(commands.map((c) => c.worker), ['1', '1'], 'worker 1 owns both lost shards');
   assert.deepEqual(commands.map((c) => c.args.slice(-4)), [['--stage', 'features', '--shard', '1/3'], ['--stage', 'embeddings', '--shard', '1/3']]);
 
