@@ -29,7 +29,7 @@ export const MAX_CHUNK_ROWS = 256;
 export interface PoolActivationsOptions {
   /** The feature store: per row, channels-last grid features [G, D] (float16 or float32). */
   features: RowStore;
-  /** Its field holding the features; `features`. */
+  /** Its field holding the features; `F` (the feature store's, src/models/feature-store.ts). */
   field?: string;
   /** The store rows to pool (ascending, distinct; e.g. the images kept); all by default. Output row i is rows[i]. */
   rows?: readonly number[];
@@ -95,7 +95,7 @@ export function poolBytesPerRow(G: number, D: number, M: number, dtype: 'float16
  */
 export async function poolActivationsToStore(opts: PoolActivationsOptions): Promise<RowStore> {
   const { features, M, pooling } = opts;
-  const field = opts.field ?? 'features';
+  const field = opts.field ?? 'F';
   const spec = features.field(field);
   if (spec.shape.length !== 2) throw new Error(`pooled activations: field '${field}' of ${features.dir} has shape [${spec.shape.join(', ')}], expected [G, D]`);
   const [G, D] = spec.shape as [number, number];

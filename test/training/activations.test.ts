@@ -27,11 +27,11 @@ const F = fromFloat16Bits(Fbits); // exactly what the store holds
 const Wc = Float32Array.from({ length: M * D }, () => rng.normal() * 0.3);
 
 function store(dtype: 'float16' | 'float32'): RowStore {
-  const s = RowStore.open(root, { kind: 'features', identity: { dtype }, numRows: N, shardSize: 8, fields: [{ name: 'features', shape: [G, D], dtype }, { name: 'logits', shape: [3], dtype: 'float32' }] });
+  const s = RowStore.open(root, { kind: 'features', identity: { dtype }, numRows: N, shardSize: 8, fields: [{ name: 'F', shape: [G, D], dtype }, { name: 'logits', shape: [3], dtype: 'float32' }] });
   for (let i = 0; i < s.numShards; i++) {
     const { first, count } = s.shardRange(i);
     const feats = dtype === 'float16' ? Fbits.slice(first * G * D, (first + count) * G * D) : F.slice(first * G * D, (first + count) * G * D);
-    s.writeShard(i, { features: feats, logits: new Float32Array(count * 3) });
+    s.writeShard(i, { F: feats, logits: new Float32Array(count * 3) });
   }
   return s;
 }
