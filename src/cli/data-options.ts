@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { Device } from '../engine/session.js';
+import type { ClipPrecision } from '../models/clip.js';
 import type { Placement } from '../similarity/prompting.js';
 import type { StoreDtype } from '../store/row-store.js';
 import type { PrecomputeInputs } from '../training/precompute.js';
@@ -25,6 +26,8 @@ export function addDataOptions(cmd: Command): Command {
     .option('--placement <mode>', 'circle centres: inside (r … S−1−r) or stride (the paper text)', oneOf('inside', 'stride'), 'inside')
     .option('--batch-size <n>', 'images per backbone run', positiveInt, 32)
     .option('--device <device>', 'execution provider: cpu or cuda (needs onnxruntime-node with CUDA)', oneOf('cpu', 'cuda'), 'cpu')
+    .option('--clip-precision <p>', "CLIP's weights: fp32, or fp16 (onnx/*_model_fp16.onnx; half the memory, faster on a GPU)", oneOf('fp32', 'fp16'), 'fp32')
+    .option('--clip-batch <n>', 'prompted images per CLIP run (lower it when a GPU runs out of memory)', positiveInt, 64)
     .option('--seed <n>', 'random seed (also of the validation hold-out)', (v) => Number.parseInt(v, 10), 0)
     .option('--skip-bad', 'skip images that cannot be decoded (listed at the end) instead of stopping')
     .option('--feature-dtype <dtype>', 'how backbone features are stored', oneOf('float16', 'float32'), 'float16')
@@ -42,6 +45,8 @@ export interface DataFlags {
   placement: Placement;
   batchSize: number;
   device: Device;
+  clipPrecision: ClipPrecision;
+  clipBatch: number;
   seed: number;
   skipBad?: boolean;
   featureDtype: StoreDtype;
@@ -62,6 +67,8 @@ export function precomputeInputsFrom(flags: DataFlags & Parameters<typeof backbo
     radius: flags.radius,
     placement: flags.placement,
     device: flags.device,
+    clipPrecision: flags.clipPrecision,
+    clipBatch: flags.clipBatch,
     skipBad: flags.skipBad,
     batchSize: flags.batchSize,
     featureDtype: flags.featureDtype,

@@ -15,7 +15,7 @@ import { loadRgb } from '../data/image-io.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
 import { Engine, type Device } from '../engine/session.js';
 import { Backbone, type BackboneConfig } from '../models/backbone.js';
-import { ClipModel } from '../models/clip.js';
+import { ClipModel, type ClipLoadOptions, type ClipPrecision } from '../models/clip.js';
 import { computeFeatureStore, FeatureStore } from '../models/feature-store.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { computePromptedEmbeddings, promptedStoreOptions, type ComputeOptions } from '../similarity/compute.js';
@@ -47,6 +47,10 @@ export interface PrecomputeInputs {
   radius?: number;
   placement?: Placement;
   device?: Device;
+  /** CLIP's weights, fp32 (default) or fp16; part of the embedding store's key through CLIP's id. */
+  clipPrecision?: ClipPrecision;
+  /** Prompted images per CLIP run; 64. */
+  clipBatch?: number;
   skipBad?: boolean;
   /** Images per backbone run. */
   batchSize?: number;
@@ -122,7 +126,7 @@ export async function openStores(inputs: PrecomputeInputs, stages: readonly Prec
   let clip: ClipModel | undefined;
   let prompted: EmbeddingStore | undefined;
   if (stages.includes('embeddings')) {
-    clip = given.clip ?? (await ClipModel.load(inputs.clip, { device: inputs.device }));
+    clip = given.clip ?? (await ClipModel.load(inputs.clip, clipLoadOptions(inputs)));
     prompted = await EmbeddingStore.open(promptedStoreOptions(promptedInputs(inputs, clip, [...train, ...val])));
     named.set('embeddings', [{ name: 'prompted embeddings (train+val)', store: prompted.rows }]);
   }
@@ -255,4 +259,9 @@ function promptedInputs(inputs: PrecomputeInputs, clip: ClipModel, samples: read
     cacheDir: inputs.cacheDir,
     shardSize: inputs.shardSize,
   };
+}
+
+/** How CLIP is loaded for these inputs (device, precision, batch). */
+export function clipLoadOptions(inputs: Pick<PrecomputeInputs, 'device' | 'clipPrecision' | 'clipBatch'>): ClipLoadOptions {
+  return { device: inputs.device, precision: inputs.clipPrecision, imageBatch: inputs.clipBatch };
 }

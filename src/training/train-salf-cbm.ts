@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { Sample } from '../data/image-folder.js';
 import { Engine, type Device } from '../engine/session.js';
 import type { BackboneConfig } from '../models/backbone.js';
-import { ClipModel } from '../models/clip.js';
+import { ClipModel, type ClipPrecision } from '../models/clip.js';
 import { SalfCbm, type SalfCbmConfig } from '../models/salf-cbm.js';
 import type { Pooling } from '../models/salf-head.js';
 import { conceptReportFromCutoff, type ConceptReport } from '../concepts/report.js';
@@ -22,7 +22,7 @@ import type { StoreDtype } from '../store/row-store.js';
 import { trainFinalLayer, type FinalLayer } from './final-layer.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from './activations.js';
 import { parseMemoryBudget, usableBytes } from './memory-budget.js';
-import { keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
+import { clipLoadOptions, keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
 import { standardisedMatrix, storeMatrix } from './row-matrix.js';
 import { fitStandardiserStreamed } from './standardise.js';
 import { storeSource } from './store-source.js';
@@ -61,6 +61,10 @@ export interface TrainSalfCbmOptions {
     epochsPerLambda?: number;
   };
   device?: Device;
+  /** CLIP's weights: fp32 (default) or fp16 (the folder's onnx/*_model_fp16.onnx). */
+  clipPrecision?: ClipPrecision;
+  /** Prompted images per CLIP run; 64 (lower it when a GPU runs out of memory). */
+  clipBatch?: number;
   seed?: number;
   /** Skip images that cannot be decoded (reported) instead of failing. */
   skipBad?: boolean;
@@ -109,7 +113,7 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   // Checks before any long work; then the backbone features and (step 2) the prompted CLIP
   // embeddings, in their stores (precompute.ts), read back for the images kept in both.
   const engine = new Engine({ device: options.device });
-  const clip = await ClipModel.load(options.clip, { device: options.device });
+  const clip = await ClipModel.load(options.clip, clipLoadOptions(options));
   const T = await clip.encodeTexts(options.concepts);
   const E = clip.embedDim;
   const M0 = options.concepts.length;
