@@ -4,6 +4,7 @@
  * float32) can be trained on by streaming (see cbl-stream.ts). `arraySource` adapts an in-memory
  * split; a store-backed source reads float16 shards from disk.
  */
+import { fromFloat16Bits } from '../similarity/float16.js';
 import { checkpointKey } from './cbl-checkpoint.js';
 
 /** Float32 values, or IEEE float16 bit patterns (little-endian) in a Uint16Array. */
@@ -104,32 +105,13 @@ export function arraySource(set: CblArraySet): CblRowSource {
   };
 }
 
-let f16Table: Float32Array | undefined;
-
-/** The float32 value of every float16 bit pattern. */
-function float16Table(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    if (exp === 0) t[h] = sign * frac * 2 ** -24;
-    else if (exp === 31) t[h] = frac ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  }
-  f16Table = t;
-  return t;
-}
-
 /** Copies `src` (float32, or float16 bits) into `dst` at `offset`, as float32. */
 export function copyAsFloat32(src: RowData, dst: Float32Array, offset = 0): void {
   if (src instanceof Float32Array) {
     dst.set(src, offset);
     return;
   }
-  const t = float16Table();
-  for (let i = 0; i < src.length; i++) dst[offset + i] = t[src[i]!]!;
+  fromFloat16Bits(src, dst, offset);
 }
 
 /**
