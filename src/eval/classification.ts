@@ -36,7 +36,8 @@ import { trainWithCutoff } from '../training/train-cbl.js';
 import { globalAverage, loadNativeBackbone } from './native-backbone.js';
 import { resizeFeatureGrid } from './resample.js';
 import { RowStore, type FieldSpec } from '../store/row-store.js';
-import { arraysIdentity, fileIdentity, ShardCache } from './shard-cache.js';
+import { arraysIdentity, fileIdentity } from '../store/fingerprint.js';
+import { ShardCache } from './shard-cache.js';
 
 /** The compared methods. */
 export type ClsMethod = 'standard' | 'standard-sparse' | 'lfcbm' | 'salf';

@@ -10,7 +10,7 @@ import { decodeRgb } from '../data/image-io.js';
 import { loadAnnotation, loadLabelMask, readIndex, readWorld } from '../proving-ground/index.js';
 import { SPLITS, type SplitName } from '../proving-ground/world.js';
 import { ImageNetSegFile, type SegExample } from './imagenet-seg.js';
-import { fileIdentity } from './shard-cache.js';
+import { fileIdentity } from '../store/fingerprint.js';
 
 export type { SegExample };
 

@@ -28,7 +28,8 @@ import { backboneHead, loadNativeBackbone, scoreCamModel } from './native-backbo
 import { resizeFeatureGrid, resizeMaskNearest, upsampleMaps } from './resample.js';
 import { scoreCam, type ScoreCamModel } from './score-cam.js';
 import type { SegDataset, SegExample } from './seg-datasets.js';
-import { arraysIdentity, fileIdentity, ShardCache } from './shard-cache.js';
+import { arraysIdentity, fileIdentity } from '../store/fingerprint.js';
+import { ShardCache } from './shard-cache.js';
 import { segmentationImageStats, summariseSegmentation, type SegImageStats, type SegSummary } from './segmentation-metrics.js';
 
 /** The heatmap methods. */

@@ -6,7 +6,7 @@
  * Per-image float arrays go to a row store instead (src/store/row-store.ts: checksummed shards).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../data/atomic-write.js';
 
@@ -55,21 +55,4 @@ export class ShardCache {
   writeJson(s: number, value: unknown): void {
     writeFileAtomic(this.path(s, 'json'), JSON.stringify(value) + '\n');
   }
-}
-
-/** Identity of files for cache keys: absolute path, size and modification time. */
-export function fileIdentity(paths: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of paths) {
-    const st = statSync(p);
-    h.update(`${resolve(p)}\0${st.size}\0${st.mtimeMs}\n`);
-  }
-  return h.digest('hex').slice(0, 32);
-}
-
-/** A short hash of float32 arrays (model weights in cache keys). */
-export function arraysIdentity(arrays: readonly Float32Array[]): string {
-  const h = createHash('sha256');
-  for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  return h.digest('hex').slice(0, 32);
 }

@@ -12,10 +12,9 @@
  * this or any other process, are kept (resume). Batches never span shards, so the stored bytes
  * do not depend on how the shards were divided among workers.
  */
-import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { silentProgress, type Progress } from '../progress.js';
+import { fileIdentity } from '../store/fingerprint.js';
 import { asFloat32, RowStore, type BeforeShardCommit, type FieldSpec, type RowStoreSpec, type StoreDtype } from '../store/row-store.js';
 import { shardsOfWorker, type WorkerShard } from '../store/worker-shard.js';
 import type { Backbone } from './backbone.js';
@@ -63,10 +62,10 @@ export function featureStoreSpec(backbone: Backbone, samples: readonly { path: s
   return {
     kind: 'features',
     identity: {
-      backboneFile: { path: model, ...statOf(model, 'backbone model') },
+      backboneFile: fileIdentity([model]),
       config: { ...backbone.config, model },
       grid: backbone.grid,
-      images: imageListDigest(samples.map((s) => s.path)),
+      images: fileIdentity(samples.map((s) => s.path)),
     },
     numRows: samples.length,
     shardSize: layout.shardSize ?? 64,
@@ -200,25 +199,4 @@ export async function computeFeatureStore<S extends { path: string }>(
 function skippedOf(store: RowStore, s: number): SkippedRow[] {
   const list = store.readMeta(s).skipped;
   return Array.isArray(list) ? (list as SkippedRow[]) : [];
-}
-
-function statOf(path: string, what: string): { size: number; mtimeMs: number } {
-  try {
-    const st = statSync(path);
-    return { size: st.size, mtimeMs: st.mtimeMs };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new Error(`${path}: cannot read the ${what} (${e.code ?? e.message})`);
-  }
-}
-
-/** SHA-256 of the image list: absolute paths, sizes and modification times, in order. */
-function imageListDigest(paths: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const p of paths) {
-    const abs = resolve(p);
-    const st = statOf(abs, 'image file');
-    h.update(`${abs}\0${st.size}\0${st.mtimeMs}\n`);
-  }
-  return h.digest('hex');
 }

@@ -11,7 +11,7 @@
  * The export test checks both give the same numbers.
  */
 import { GraphBuilder, attr } from '../engine/onnx-builder.js';
-import { HEAD_OUTPUTS, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
+import { HEAD_OUTPUTS, transpose, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
 
 /** Lowest default-domain opset the portable head needs (multidirectional broadcasting). */
 export const HEAD_MIN_OPSET = 7;
@@ -30,12 +30,6 @@ export const HEAD_TENSORS = {
   finalWeight: 'salf_head_final_weight',
   finalBias: 'salf_head_final_bias',
 } as const;
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  return out;
-}
 
 /** A Reduce* node over one axis without keeping it, in the form `opset` expects. */
 function reduce(b: GraphBuilder, op: 'ReduceMean' | 'ReduceMax' | 'ReduceSum', x: string, axis: number, opset: number): string {

@@ -38,7 +38,7 @@ export const HEAD_OUTPUTS = {
 } as const;
 
 /** Transposes an R×C row-major matrix. */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
   return out;

@@ -15,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import { GraphBuilder, attr } from '../engine/onnx-builder.js';
 import { Engine, getDefaultEngine, dataF32, ort } from '../engine/session.js';
-import type { Pooling } from '../models/salf-head.js';
+import { transpose, type Pooling } from '../models/salf-head.js';
+import { arraysIdentity } from '../store/fingerprint.js';
 import { RowStore, type ShardContent } from '../store/row-store.js';
 import { parseMemoryBudget, rowsFor, usableBytes } from './memory-budget.js';
 
@@ -50,16 +51,6 @@ export interface PoolActivationsOptions {
   engine?: Engine;
   /** Called after every output shard: rows done (including those found stored) of the total. */
   onProgress?: (p: { done: number; total: number }) => void;
-}
-
-function sha256(a: Float32Array): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
-}
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-  return out;
 }
 
 /** Features [B,G,D] (float16 or float32) → pooled activations [B,M], as the SALF-CBM head. */
@@ -115,7 +106,7 @@ export async function poolActivationsToStore(opts: PoolActivationsOptions): Prom
   const source = (i: number): number => (rows ? rows[i]! : i);
   const shardSize = opts.shardSize ?? 2048;
   const rowsKey = rows ? createHash('sha256').update(Int32Array.from(rows)).digest('hex') : 'all';
-  const wcKey = sha256(opts.conceptWeight);
+  const wcKey = arraysIdentity([opts.conceptWeight]);
   const out = RowStore.open(opts.outRoot, {
     kind: 'activations',
     identity: { features: features.manifest.key, field, rows: rowsKey, conceptWeight: wcKey, pooling, extra: opts.identity ?? null },
