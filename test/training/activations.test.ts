@@ -9,6 +9,7 @@ import { ACTIVATIONS_FIELD, poolActivationsToStore } from '../../src/training/ac
 import { poolConceptMaps } from '../../src/training/standardise.js';
 import { Rng } from '../../src/rng.js';
 import { tempDir } from '../helpers/paths.js';
+import { maxAbsDiff } from '../helpers/numeric.js';
 
 const root = tempDir('activations-');
 const engine = new Engine({ threads: 1 });
@@ -56,13 +57,6 @@ function readAll(s: RowStore): Float32Array {
   const out = new Float32Array(s.numRows * M);
   for (let i = 0; i < s.numShards; i++) out.set(asFloat32(s.readShard(i).raw[ACTIVATIONS_FIELD]!), s.shardRange(i).first * M);
   return out;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
 }
 
 const kept = Array.from({ length: N }, (_, i) => i).filter((i) => i % 3 !== 1 && i !== 8);

@@ -6,6 +6,7 @@ import { Engine } from '../../src/engine/session.js';
 import { buildCblGraph, cblEvaluate, cblLossAndGrad, defaultGridChunk, gridMajorChunk, PreparedCblData, type CblShape } from '../../src/training/cbl-graph.js';
 import { Rng } from '../../src/rng.js';
 import { Adam } from '../../src/training/adam.js';
+import { relErr } from '../helpers/numeric.js';
 
 interface Golden {
   shape: CblShape;
@@ -25,18 +26,6 @@ const golden = JSON.parse(readFileSync(fixturePath('cbl-golden.json'), 'utf8')) 
 const gs = golden.shape;
 const gx = { W: Float32Array.from(golden.W), F: Float32Array.from(golden.F), I: Float32Array.from(golden.I), T: Float32Array.from(golden.T) };
 const engine = new Engine({ threads: 1 });
-
-/** max |a−b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
 
 /** Float64 reference loss −Σ sim3 over the columns (g, m), straight from the definition. */
 function refLoss(s: CblShape, W: Float64Array, F: Float32Array, I: Float32Array, T: Float32Array, eps: number): number {

@@ -9,20 +9,9 @@ import { arraySource, copyAsFloat32, loadRows, type CblRowSource } from '../../s
 import { StreamedCblBatch, streamBytesPerRow } from '../../src/training/cbl-stream.js';
 import { interpretabilityCutoff, preparedBatchBytes, trainConceptLayer, trainWithCutoff } from '../../src/training/train-cbl.js';
 import { Rng } from '../../src/rng.js';
+import { maxAbsDiff, relErr } from '../helpers/numeric.js';
 
 const engine = new Engine({ threads: 1 });
-
-/** max |a−b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
 
 /** Random split: post-ReLU-like features with a non-zero mean, unit-norm CLIP-like embeddings with a shared direction. */
 function randomSet(n: number, dims: CblDims, rng: Rng): { F: Float32Array; I: Float32Array; n: number } {
@@ -167,13 +156,6 @@ const lval = learnable(50, lr, wTrue, ld);
 const lT = new Float32Array(ld.M * ld.E);
 for (let m = 0; m < ld.M; m++) lT[m * ld.E + m] = 1;
 const lbase = { T: lT, ...ld, lr: 1e-2, maxSteps: 20, valEvery: 5, seed: 5, engine };
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
 
 test('training streamed equals training in memory (whole set and random batches, arrays and row sources)', async () => {
   for (const stepSamples of [50000, 48]) {

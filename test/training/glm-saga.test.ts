@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fixturePath } from '../helpers/paths.js';
 import { Engine } from '../../src/engine/session.js';
 import { glmSaga, lambdaPath, maximumReg, nec, nonZeros, sagaStep } from '../../src/training/glm-saga.js';
+import { maxAbsDiff } from '../helpers/numeric.js';
 
 interface GoldenPoint {
   lambda: number; lr: number; W: number[]; b: number[]; loss: number; trainAcc: number;
@@ -25,13 +26,6 @@ const y = Int32Array.from(golden.y);
 const val = { X: Float32Array.from(golden.Xval), y: Int32Array.from(golden.yval) };
 const engine = new Engine({ threads: 1 });
 after(() => engine.dispose());
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
 
 // Tolerances. Both sides run in float32 (torch CPU vs ONNX Runtime) with the same batches, so
 // they differ only by summation order inside the GEMMs/reductions (relative ~1e-7 per step).
