@@ -22,6 +22,7 @@ import { Rng } from '../src/rng.js';
 import { arraySource } from '../src/training/cbl-source.js';
 import { StreamedCblBatch, streamChunkRows } from '../src/training/cbl-stream.js';
 import { CBL_DEFAULT_MEMORY_BUDGET, initConceptLayer } from '../src/training/train-cbl.js';
+import { normaliseRows, uniform } from './random-fill.js';
 
 function arg(name: string, def: number): number {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -39,37 +40,14 @@ const D = 512;
 const M = 370;
 const E = 512;
 
-/** Fills with U(lo, hi) quickly (xorshift on 32 bits; the values only need to be non-degenerate). */
-function fill(n: number, seed: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = seed | 1;
-  const k = (hi - lo) / 4294967296;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = lo + (x >>> 0) * k;
-  }
-  return out;
-}
-
-function normaliseRows(X: Float32Array, R: number): void {
-  for (let o = 0; o < X.length; o += R) {
-    let s = 0;
-    for (let j = 0; j < R; j++) s += X[o + j]! * X[o + j]!;
-    const inv = 1 / Math.sqrt(s);
-    for (let j = 0; j < R; j++) X[o + j]! *= inv;
-  }
-}
-
 async function main(): Promise<void> {
   const engine = new Engine({ device, ...(threads === undefined ? {} : { threads }) });
   console.log(`CBL step benchmark: N=${N} G=${G} D=${D} M=${M} E=${E}, device ${device}, threads=${threads ?? 'ORT default'}`);
   let t0 = performance.now();
-  const F = fill(N * G * D, 12345, 0, 1); // post-ReLU-like features
-  const I = fill(N * G * E, 777, -1, 1);
+  const F = uniform(N * G * D, 12345, 0, 1); // post-ReLU-like features
+  const I = uniform(N * G * E, 777, -1, 1);
   normaliseRows(I, E);
-  const T = fill(M * E, 99, -1, 1);
+  const T = uniform(M * E, 99, -1, 1);
   normaliseRows(T, E);
   const W = initConceptLayer(M, D, new Rng(0));
   console.log(`data: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -136,8 +114,8 @@ async function main(): Promise<void> {
   // 4. Bare MatMuls with the same FLOPs: a wide output [N·G, D]×[D, 2M] and a long reduction
   // [2M, N·G]×[N·G, D] (small output, like the gradient). The faster one sets the bar.
   for (const [rows, inner, cols, xData, yData] of [
-    [N * G, D, 2 * M, F, fill(D * 2 * M, 5, -0.05, 0.05)],
-    [2 * M, N * G, D, fill(2 * M * N * G, 6, -0.05, 0.05), F],
+    [N * G, D, 2 * M, F, uniform(D * 2 * M, 5, -0.05, 0.05)],
+    [2 * M, N * G, D, uniform(2 * M * N * G, 6, -0.05, 0.05), F],
   ] as const) {
     const b = new GraphBuilder('bare_matmul');
     const x = b.input('X', 'float32', [rows, inner]);

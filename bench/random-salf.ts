@@ -6,19 +6,12 @@ import { join } from 'node:path';
 import { Engine } from '../src/engine/session.js';
 import { SalfCbm, type SalfCbmConfig } from '../src/models/salf-cbm.js';
 import type { Pooling } from '../src/models/salf-head.js';
+import { uniform } from './random-fill.js';
 import { writeRandomResNet, type ResNetArch, type ResNetInfo } from './random-resnet.js';
 
 /** n values uniform in [−scale, scale) from a xorshift generator (cheap, deterministic). */
 export function fill(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
+  return uniform(n, seed, -scale, scale);
 }
 
 export interface RandomSalfOptions {

@@ -42,6 +42,7 @@ import { standardisedMatrix, storeMatrix } from '../src/training/row-matrix.js';
 import { fitStandardiserStreamed } from '../src/training/standardise.js';
 import { storeSource } from '../src/training/store-source.js';
 import { trainConceptLayer } from '../src/training/train-cbl.js';
+import { normaliseRows, uniform } from './random-fill.js';
 
 const G = 49;
 const E = 512;
@@ -103,31 +104,6 @@ function specs(c: Config): { features: RowStoreSpec; prompted: RowStoreSpec } {
 /** Bytes the stores of n images take on disk (payload; headers are a few hundred bytes a shard). */
 function storeBytes(n: number, D: number): number {
   return n * (G * D * 2 + G * E * 2 + M * 4);
-}
-
-/** n values uniform in [lo, hi) from a xorshift generator (cheap; the values only need to be non-degenerate). */
-function uniform(n: number, seed: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(n);
-  let x = seed | 1;
-  const k = (hi - lo) / 2 ** 32;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = lo + (x >>> 0) * k;
-  }
-  return out;
-}
-
-/** Vectors of length `len` (rows of v), each scaled to unit norm, in place. */
-function normaliseRows(v: Float32Array, len: number): Float32Array {
-  for (let r = 0; r < v.length / len; r++) {
-    let s = 0;
-    for (let i = 0; i < len; i++) s += v[r * len + i]! ** 2;
-    const k = 1 / Math.sqrt(s);
-    for (let i = 0; i < len; i++) v[r * len + i]! *= k;
-  }
-  return v;
 }
 
 /** `base` rotated left by `by` values, into `out` (same length). */
