@@ -8,7 +8,7 @@ import type { Device } from '../engine/session.js';
 import type { ClipPrecision } from '../models/clip.js';
 import type { Placement } from '../similarity/prompting.js';
 import type { StoreDtype } from '../store/row-store.js';
-import type { PrecomputeInputs } from '../training/precompute.js';
+import { PRECOMPUTE_STAGES, type PrecomputeInputs, type PrecomputeStage } from '../training/precompute.js';
 import { addBackboneOptions, backboneConfigFrom } from './backbone-options.js';
 import { fraction, grid, oneOf, positiveInt } from './options.js';
 
@@ -32,6 +32,16 @@ export function addDataOptions(cmd: Command): Command {
     .option('--skip-bad', 'skip images that cannot be decoded (listed at the end) instead of stopping')
     .option('--feature-dtype <dtype>', 'how backbone features are stored', oneOf('float16', 'float32'), 'float16')
     .option('--shard-size <n>', 'images per store shard (the unit of resumption and of work division)', positiveInt, 64);
+}
+
+/** Adds `--stage features|embeddings|all` (default all); `what` starts its help text. */
+export function addStageOption(cmd: Command, what: string): Command {
+  return cmd.option('--stage <stage>', `${what}: features, embeddings or all`, oneOf('features', 'embeddings', 'all'), 'all');
+}
+
+/** The stages a `--stage` value names. */
+export function stagesOf(stage: PrecomputeStage | 'all'): PrecomputeStage[] {
+  return stage === 'all' ? [...PRECOMPUTE_STAGES] : [stage];
 }
 
 /** The flags {@link addDataOptions} defines. */

@@ -1,20 +1,17 @@
 /** `salf-cbm status`: whether the pre-computed stores are complete, and how to finish them. */
 import { Command } from 'commander';
-import { openStores, PRECOMPUTE_STAGES, status, type PrecomputeStage } from '../../training/precompute.js';
-import { addDataOptions, argsWithout, commandArgs, precomputeInputsFrom } from '../data-options.js';
-import { oneOf } from '../options.js';
+import { openStores, status } from '../../training/precompute.js';
+import { addDataOptions, addStageOption, argsWithout, commandArgs, precomputeInputsFrom, stagesOf } from '../data-options.js';
 
 export function statusCommand(): Command {
   const cmd = new Command('status')
     .description('show which pre-computed stores are complete; list missing shards with the `salf-cbm precompute` commands that redo them')
     .requiredOption('--cache-dir <dir>', 'the cache folder');
   addDataOptions(cmd);
-  return cmd
-    .option('--stage <stage>', 'which stores: features, embeddings or all', oneOf('features', 'embeddings', 'all'), 'all')
+  return addStageOption(cmd, 'which stores')
     .option('--verify', 'check every stored shard\'s checksum; corrupt shards are removed (and listed as missing)')
     .action(async (flags) => {
-      const stages: PrecomputeStage[] = flags.stage === 'all' ? [...PRECOMPUTE_STAGES] : [flags.stage];
-      const stores = await openStores(precomputeInputsFrom(flags, flags.cacheDir), stages);
+      const stores = await openStores(precomputeInputsFrom(flags, flags.cacheDir), stagesOf(flags.stage));
       if (flags.verify) {
         for (const list of stores.stages.values()) {
           for (const { name, store } of list) {
