@@ -289,7 +289,7 @@ export class RowStore {
       throw new Error(`${path}: shard ${s} of ${this.dir} is not stored (${e.code ?? e.message})`);
     }
     const { header, payloadAt } = this.parse(bytes, s, path);
-    const id = fileIdentity(path);
+    const id = fileStamp(path);
     if (verified.get(path) !== id) {
       const hash = createHash('sha256').update(bytes.subarray(payloadAt)).update(canonicalJson(header.meta)).digest('hex');
       if (hash !== header.sha256) throw corrupt(path, 'checksum mismatch');
@@ -308,7 +308,7 @@ export class RowStore {
   /** Shard `s`'s `meta`, checksum verified (a whole read the first time this process sees the file). */
   readMeta(s: number): Record<string, unknown> {
     const path = this.shardPath(s);
-    const head = verified.get(path) === fileIdentityOrNone(path) ? this.readHeader(s) : undefined;
+    const head = verified.get(path) === fileStampOrNone(path) ? this.readHeader(s) : undefined;
     return head ? head.header.meta : this.readShard(s).meta;
   }
 
@@ -338,7 +338,7 @@ export class RowStore {
           if (fd !== undefined) closeSync(fd);
           fd = undefined;
           const path = this.shardPath(s);
-          if (verified.get(path) !== fileIdentity(path)) this.readShard(s);
+          if (verified.get(path) !== fileStampOrNone(path)) this.readShard(s);
           const head = this.readHeader(s);
           if (!head) throw new Error(`${path}: shard ${s} is not stored`);
           fd = openSync(path, 'r');
@@ -536,14 +536,14 @@ function corrupt(path: string, problem: string): Error {
   return new Error(`${path}: corrupt shard (${problem}); it is never used: run \`salf-cbm status --verify\` on the cache (or delete the file) to have it recomputed`);
 }
 
-function fileIdentity(path: string): string {
+function fileStamp(path: string): string {
   const st = statSync(path);
   return `${st.size}:${st.mtimeMs}:${st.ino}`;
 }
 
-function fileIdentityOrNone(path: string): string | undefined {
+function fileStampOrNone(path: string): string | undefined {
   try {
-    return fileIdentity(path);
+    return fileStamp(path);
   } catch {
     return undefined;
   }

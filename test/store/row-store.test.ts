@@ -83,6 +83,7 @@ test('row store: a corrupt shard is never used; verify removes it so it counts a
   // a truncated shard counts as missing
   writeFileSync(store.shardPath(2), readFileSync(store.shardPath(2)).subarray(0, 100));
   assert.deepEqual(fresh.missingShards(), [0, 2]);
+  assert.throws(() => fresh.readRows('F', [1]), (e: Error) => e.message.startsWith(store.shardPath(0)) && /is not stored/.test(e.message));
 });
 
 test('row store: wrong value counts are refused naming the shard file; stale temporaries are removed', () => {
