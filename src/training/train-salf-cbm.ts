@@ -165,7 +165,6 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   // Step 4: pooled activations (into stores), standardisation, final layer, all in blocks.
   const pooling = options.pooling ?? 'mean';
   const L = folder.classes.length;
-  const probe = headOnly(options, grid, pooling, D, concepts, folder.classes, trained.Wc, clip, engine);
   const activations = async (split: SplitStores, kept: KeptSplit, label: string) => {
     progress.start(`activations (${label})`, kept.featureRows.length);
     const store = await poolActivationsToStore({
@@ -209,10 +208,7 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   });
   progress.stop();
 
-  const config: SalfCbmConfig = {
-    ...probe.config,
-    finalLayer: { mode: final.mode, lambda: final.lambda, nec: final.metrics.nec, nonZeros: final.metrics.nnz },
-  };
+  const config = modelConfig(options, grid, pooling, D, clip, { mode: final.mode, lambda: final.lambda, nec: final.metrics.nec, nonZeros: final.metrics.nnz });
   const model = new SalfCbm(config, concepts, folder.classes, {
     conceptWeight: trained.Wc,
     mean: standardiser.mean,
@@ -233,20 +229,16 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   return { model, metrics };
 }
 
-/** A model with the trained concept layer and an identity standardisation, used to pool activations. */
-function headOnly(
+/** The saved model's configuration, given the final layer's summary. */
+function modelConfig(
   options: TrainSalfCbmOptions,
   grid: [number, number],
   pooling: Pooling,
   D: number,
-  concepts: string[],
-  classes: string[],
-  Wc: Float32Array,
   clip: ClipModel,
-  engine: Engine,
-): SalfCbm {
-  const M = concepts.length;
-  const config: SalfCbmConfig = {
+  finalLayer: SalfCbmConfig['finalLayer'],
+): SalfCbmConfig {
+  return {
     format: 'salf-cbm',
     version: 1,
     backbone: { ...options.backbone, model: resolve(options.backbone.model) },
@@ -254,15 +246,7 @@ function headOnly(
     grid,
     prompting: { radius: options.radius ?? defaultRadius(clip.inputSize), placement: options.placement ?? 'inside' },
     pooling,
-    finalLayer: { mode: 'dense', nec: 0, nonZeros: 0 },
+    finalLayer,
     featureDim: D,
   };
-  return new SalfCbm(config, concepts, classes, {
-    conceptWeight: Wc,
-    mean: new Float32Array(M),
-    std: new Float32Array(M).fill(1),
-    finalWeight: new Float32Array(classes.length * M),
-    finalBias: new Float32Array(classes.length),
-  }, engine);
 }
-
