@@ -19,6 +19,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { decodeMember, parseMemberPath } from './image-members.js';
 import { checkSpec, resizeToSpec, type Interpolation } from './resize.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
 
@@ -40,8 +41,13 @@ export interface DecodeOptions {
   autoOrient?: boolean;
 }
 
-/** Decodes an image file at its native size (after EXIF orientation) to 8-bit RGB. */
+/**
+ * Decodes an image file at its native size (after EXIF orientation) to 8-bit RGB; a member path
+ * (`<container>#<index>`, image-members.ts: CIFAR's batches) is decoded from its container.
+ */
 export async function decodeRgb(path: string, options: DecodeOptions = {}): Promise<RgbImage> {
+  const member = parseMemberPath(path);
+  if (member) return decodeMember(member);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);

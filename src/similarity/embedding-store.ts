@@ -22,6 +22,7 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../data/atomic-write.js';
+import { decodeMember, parseMemberPath } from '../data/image-members.js';
 import { asFloat32, RowStore, type BeforeShardCommit, type RowStoreManifest, type RowStoreSpec } from '../store/row-store.js';
 import type { Placement } from './prompting.js';
 
@@ -255,15 +256,20 @@ async function digestImages(images: readonly string[], fingerprint: Fingerprint)
   return h.digest('hex');
 }
 
+/** A member path (data/image-members.ts): by its container's size and time and its index (`stat`), or its pixels (`content`). */
 async function fingerprintOf(path: string, fingerprint: Fingerprint): Promise<string> {
+  const member = parseMemberPath(path);
+  const file = member ? member.file : path;
+  const suffix = member ? `#${member.index}` : '';
   try {
     if (fingerprint === 'stat') {
-      const s = await stat(path);
+      const s = await stat(file);
       if (!s.isFile()) throw new Error('not a file');
-      return `${s.size}:${s.mtimeMs}`;
+      return `${s.size}:${s.mtimeMs}${suffix}`;
     }
     const h = createHash('sha256');
-    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+    if (member) h.update(decodeMember(member).data);
+    else for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
     return h.digest('hex');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

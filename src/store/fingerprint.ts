@@ -6,16 +6,21 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseMemberPath } from '../data/image-members.js';
 
-/** Identity of files, in order: absolute path, size and modification time; errors name the file. */
+/**
+ * Identity of files, in order: absolute path, size and modification time; errors name the file.
+ * A member path (`<container>#<index>`, data/image-members.ts) counts its container's size and time.
+ */
 export function fileIdentity(paths: readonly string[]): string {
   const h = createHash('sha256');
   for (const p of paths) {
-    const abs = resolve(p);
+    const member = parseMemberPath(p);
+    const abs = member ? `${member.file}#${member.index}` : resolve(p);
     let size: number;
     let mtimeMs: number;
     try {
-      ({ size, mtimeMs } = statSync(abs));
+      ({ size, mtimeMs } = statSync(member ? member.file : abs));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new Error(`${abs}: cannot read the file (${e.code ?? e.message})`);
