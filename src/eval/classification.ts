@@ -22,7 +22,8 @@
  * are computed in shards that are cached, so an interrupted run resumes.
  */
 import { decodeRgb, resizeToSpec, toChwNormalised } from '../data/image-io.js';
-import { scanImageFolder, type Sample, type SplitName } from '../data/image-folder.js';
+import { openDataset } from '../data/datasets.js';
+import type { Sample, SplitName } from '../data/image-folder.js';
 import { GraphBuilder } from '../engine/onnx-builder.js';
 import { Engine, dataF32, f32, type Device } from '../engine/session.js';
 import type { Backbone } from '../models/backbone.js';
@@ -47,9 +48,12 @@ export const CLS_METHODS: readonly ClsMethod[] = ['standard', 'standard-sparse',
 export interface ClassificationEvalOptions {
   /** A trained SALF-CBM (directory or loaded); its backbone, grid and concepts are used. */
   model: string | SalfCbm;
-  /** Image folder, one sub-folder per class (the model's classes, same names). */
+  /** The data, `<kind>:<path>` or a detected layout (src/data/datasets.ts), with the model's classes (same names). */
   data: string;
-  /** Split file; otherwise a stratified hold-out of valFraction (and testFraction). */
+  /**
+   * Split file (folder kind); otherwise a stratified hold-out of valFraction (and, folder kind
+   * only, testFraction). Official layouts evaluate their official test/val set as `test`.
+   */
   splitFile?: string;
   valFraction?: number;
   testFraction?: number;
@@ -171,7 +175,7 @@ export async function evaluateClassification(options: ClassificationEvalOptions)
   const splitName = options.split ?? 'test';
 
   // Data and splits (checked before any long work).
-  const folder = scanImageFolder(options.data, options.splitFile
+  const folder = openDataset(options.data, options.splitFile
     ? { splitFile: options.splitFile }
     : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
   if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {

@@ -10,7 +10,8 @@
  * itself unless a job record says a distributed job fills them (then it refuses with the status,
  * unless asked to compute the missing shards). Training uses the rows kept in both stores.
  */
-import { scanImageFolder, type ImageFolder, type Sample } from '../data/image-folder.js';
+import { openDataset } from '../data/datasets.js';
+import type { ImageFolder, Sample } from '../data/image-folder.js';
 import { loadRgb } from '../data/image-io.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
 import { Engine, type Device } from '../engine/session.js';
@@ -32,7 +33,7 @@ export const PRECOMPUTE_STAGES: readonly PrecomputeStage[] = ['features', 'embed
 
 /** What determines the stores: the data, the models and the options (shared by train, precompute and status). */
 export interface PrecomputeInputs {
-  /** Image folder: one sub-folder per class. */
+  /** The data: `<kind>:<path>` or a path whose layout is detected (src/data/datasets.ts). */
   data: string;
   splitFile?: string;
   valFraction?: number;
@@ -95,9 +96,9 @@ export interface KeptSplit {
   promptedRows: number[];
 }
 
-/** Scans the data folder and splits it (at least 2 training and 2 validation images). */
+/** Opens the data (any layout of src/data/datasets.ts) and splits it (at least 2 training and 2 validation images). */
 export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' | 'valFraction' | 'seed'>): { folder: ImageFolder; train: Sample[]; val: Sample[] } {
-  const folder = scanImageFolder(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? 0.1, seed: inputs.seed ?? 0 } });
+  const folder = openDataset(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? 0.1, seed: inputs.seed ?? 0 } });
   const train = folder.split('train');
   const val = folder.split('val');
   if (train.length < 2 || val.length < 2) {

@@ -30,7 +30,7 @@ import { trainWithCutoff } from './train-cbl.js';
 
 /** Options of {@link trainSalfCbm}; defaults follow SPEC and LF-CBM. */
 export interface TrainSalfCbmOptions {
-  /** Image folder: one sub-folder per class. */
+  /** The data: `<kind>:<path>` or a path whose layout is detected (src/data/datasets.ts). */
   data: string;
   /** Split file (see data/image-folder.ts); otherwise a stratified hold-out of `valFraction`. */
   splitFile?: string;

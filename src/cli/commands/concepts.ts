@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../../data/atomic-write.js';
-import { scanImageFolder } from '../../data/image-folder.js';
+import { openDataset } from '../../data/datasets.js';
 import { ChatClient } from '../../concepts/chat-client.js';
 import { parseConceptList } from '../../concepts/concept-list.js';
 import { FILTER_DEFAULTS, SentenceEncoder, filterConcepts } from '../../concepts/filter.js';
@@ -92,7 +92,7 @@ function filterCommand(): Command {
     .requiredOption('--out <file>', 'filtered concept list, one per line')
     .option('--classes <file>', 'class names, one per line (default: the classes recorded by "concepts generate")')
     .option('--report <file>', 'report of every decision, JSON (default <out>.report.json)')
-    .option('--data <dir>', 'image folder (one sub-folder per class); its training images drive the absent-from-data filter, skipped without it')
+    .option('--data <[kind:]path>', 'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind); its training images drive the absent-from-data filter, skipped without it')
     .option('--split-file <file>', 'split file, as for train; its train split is used')
     .option('--val-fraction <f>', 'validation hold-out when there is no split file (as for train, so the same training images are used)', fraction, 0.1)
     .option('--seed <n>', 'seed of the hold-out split (as for train)', (v) => Number.parseInt(v, 10), 0)
@@ -161,7 +161,7 @@ function readConceptsInput(path: string): { concepts: string[]; classes?: string
 }
 
 function trainingImages(flags: { data: string; splitFile?: string; valFraction: number; seed: number }): string[] {
-  const folder = scanImageFolder(flags.data, flags.splitFile ? { splitFile: flags.splitFile } : { holdout: { val: flags.valFraction, seed: flags.seed } });
+  const folder = openDataset(flags.data, flags.splitFile ? { splitFile: flags.splitFile } : { holdout: { val: flags.valFraction, seed: flags.seed } });
   const train = folder.split('train');
   if (train.length === 0) throw new Error(`${flags.data}: no training images`);
   return train.map((s) => s.path);

@@ -33,7 +33,7 @@ function classificationCommand(): Command {
   return new Command('classification')
     .description('top-1 accuracy of the backbone head, standard sparse, LF-CBM and SALF-CBM (sparse, dense), and accuracy against NEC')
     .requiredOption('--model <dir>', 'trained SALF-CBM directory (its backbone, grid and concepts are used)')
-    .requiredOption('--data <dir>', 'image folder with one sub-folder per class (the model\'s classes)')
+    .requiredOption('--data <[kind:]path>', 'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind), with the model\'s classes; official layouts evaluate their official test (val for ImageNet and Places365) as --split test')
     .option('--split-file <file>', 'split file with train, val and the evaluated split')
     .option('--val-fraction <f>', 'without a split file: validation hold-out per class', fraction, 0.1)
     .option('--test-fraction <f>', 'without a split file: test hold-out per class', fraction)
