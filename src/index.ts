@@ -12,6 +12,8 @@ export { extractFeatures } from './models/extract-features.js';
 export { computeFeatureStore, FeatureStore } from './models/feature-store.js';
 export { loadRgb, decodeRgb, toChwNormalised } from './data/image-io.js';
 export { scanImageFolder, splitSamples, type ImageFolder, type Sample } from './data/image-folder.js';
+export { openDataset, detectLayout, parseDataSpec, DATASET_KINDS, type Dataset, type DatasetKind, type DataSpec } from './data/datasets.js';
+export { memberPath, parseMemberPath } from './data/image-members.js';
 export type { RgbImage, ResizeSpec } from './data/rgb-image.js';
 export { readConceptList, parseConceptList } from './concepts/concept-list.js';
 export { computePromptedEmbeddings, conceptSimilarities } from './similarity/compute.js';
