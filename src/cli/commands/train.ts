@@ -7,6 +7,7 @@ import { addDataOptions, precomputeInputsFrom } from '../data-options.js';
 import { parseMemoryBudget } from '../../training/memory-budget.js';
 import { finite, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+import { addPresetOption } from '../preset-option.js';
 
 /** Commander parser of --memory-budget: bytes, checked before any work. */
 function memoryBudget(value: string): number {
@@ -23,6 +24,7 @@ export function trainCommand(): Command {
     .requiredOption('--concepts <file>', 'concept list, one concept per line, or lfcbm:<set> for a published LF-CBM set (cub, places365, imagenet, cifar10, cifar100; downloaded once and cached)')
     .requiredOption('--out <dir>', 'where the trained model is written');
   addDataOptions(cmd);
+  addPresetOption(cmd, 'train');
   return cmd
     .option('--cache-dir <dir>', 'feature and embedding cache (default <out>/cache); reruns resume from it')
     .option('--compute-missing', 'compute missing shards here even when a distributed `salf-cbm precompute` job fills the cache')
