@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { BackboneConfig } from '../models/backbone.js';
 import { findFeatureTensorInFile } from '../models/feature-tensor.js';
+import { resolveBackboneModel } from '../models/backbone-source.js';
 import { oneOf, positiveInt, triple } from './options.js';
 
 /** ImageNet's normalisation, the usual default for torchvision-style backbones. */
@@ -11,8 +12,15 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /** Adds the backbone options to a command. */
 export function addBackboneOptions(cmd: Command): Command {
+  // A folder or hub id becomes the local path of its ONNX file before the command runs (a
+  // preset's backbone is a file path, checked by the preset itself).
+  cmd.hook('preAction', async () => {
+    const source = cmd.getOptionValue('backbone') as string | undefined;
+    if (!source || cmd.getOptionValue('backboneConfig') || cmd.getOptionValueSource('backbone') === 'preset') return;
+    cmd.setOptionValueWithSource('backbone', await resolveBackboneModel(source), cmd.getOptionValueSource('backbone'));
+  });
   return cmd
-    .option('--backbone <model.onnx>', 'the frozen ONNX image model')
+    .option('--backbone <model>', 'the frozen ONNX image model: an .onnx file, a folder holding onnx/model.onnx, or a Hugging Face hub id (cached by transformers.js)')
     .option('--feature-tensor <name>', 'internal tensor used as the feature map (default: found automatically, see `salf-cbm tensors <model.onnx>`)')
     .option('--layout <layout>', 'feature tensor layout: nchw (CNN maps) or tokens (ViT N×T×D) (default: the found tensor\'s, else nchw)', oneOf('nchw', 'tokens'))
     .option('--cls <mode>', 'ViT CLS token: drop, concat (broadcast and concatenate) or none (default: the found tensor\'s, else drop)', oneOf('drop', 'concat', 'none'))
