@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { BackboneConfig } from '../models/backbone.js';
+import { findFeatureTensorInFile } from '../models/feature-tensor.js';
+import { resolveBackboneModel } from '../models/backbone-source.js';
 import { oneOf, positiveInt, triple } from './options.js';
 
 /** ImageNet's normalisation, the usual default for torchvision-style backbones. */
@@ -10,11 +12,18 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /** Adds the backbone options to a command. */
 export function addBackboneOptions(cmd: Command): Command {
+  // A folder or hub id becomes the local path of its ONNX file before the command runs (a
+  // preset's backbone is a file path, checked by the preset itself).
+  cmd.hook('preAction', async () => {
+    const source = cmd.getOptionValue('backbone') as string | undefined;
+    if (!source || cmd.getOptionValue('backboneConfig') || cmd.getOptionValueSource('backbone') === 'preset') return;
+    cmd.setOptionValueWithSource('backbone', await resolveBackboneModel(source), cmd.getOptionValueSource('backbone'));
+  });
   return cmd
-    .option('--backbone <model.onnx>', 'the frozen ONNX image model')
-    .option('--feature-tensor <name>', 'internal tensor used as the feature map (list them with `salf-cbm tensors <model.onnx>`)')
-    .option('--layout <layout>', 'feature tensor layout: nchw (CNN maps) or tokens (ViT N×T×D)', oneOf('nchw', 'tokens'), 'nchw')
-    .option('--cls <mode>', 'ViT CLS token: drop, concat (broadcast and concatenate) or none', oneOf('drop', 'concat', 'none'), 'drop')
+    .option('--backbone <model>', 'the frozen ONNX image model: an .onnx file, a folder holding onnx/model.onnx, or a Hugging Face hub id (cached by transformers.js)')
+    .option('--feature-tensor <name>', 'internal tensor used as the feature map (default: found automatically, see `salf-cbm tensors <model.onnx>`)')
+    .option('--layout <layout>', 'feature tensor layout: nchw (CNN maps) or tokens (ViT N×T×D) (default: the found tensor\'s, else nchw)', oneOf('nchw', 'tokens'))
+    .option('--cls <mode>', 'ViT CLS token: drop, concat (broadcast and concatenate) or none (default: the found tensor\'s, else drop)', oneOf('drop', 'concat', 'none'))
     .option('--logits-tensor <name>', "the backbone's own classifier output, if any")
     .option('--input-size <px>', 'square input size of the backbone', positiveInt, 224)
     .option('--resize <px>', 'shorter side before the centre crop (default: input size × 256/224)', positiveInt)
@@ -28,8 +37,8 @@ export function addBackboneOptions(cmd: Command): Command {
 interface BackboneFlags {
   backbone?: string;
   featureTensor?: string;
-  layout: 'nchw' | 'tokens';
-  cls: 'drop' | 'concat' | 'none';
+  layout?: 'nchw' | 'tokens';
+  cls?: 'drop' | 'concat' | 'none';
   logitsTensor?: string;
   inputSize: number;
   resize?: number;
@@ -50,13 +59,16 @@ export function backboneConfigFrom(flags: BackboneFlags): BackboneConfig {
     }
   }
   if (!flags.backbone) throw new Error('--backbone <model.onnx> is required (or --backbone-config <file.json>)');
-  if (!flags.featureTensor) throw new Error(`--feature-tensor is required: list the tensors of ${flags.backbone} with \`salf-cbm tensors ${flags.backbone}\``);
+  // Without --feature-tensor the tensor, its layout and CLS handling are read off the graph;
+  // --layout and --cls given explicitly still win.
+  const found = flags.featureTensor ? undefined : findFeatureTensorInFile(flags.backbone);
+  const layout = flags.layout ?? found?.layout ?? 'nchw';
   const size = flags.inputSize;
   return {
     model: flags.backbone,
-    featureTensor: flags.featureTensor,
-    layout: flags.layout,
-    ...(flags.layout === 'tokens' ? { cls: flags.cls } : {}),
+    featureTensor: flags.featureTensor ?? found!.featureTensor,
+    layout,
+    ...(layout === 'tokens' ? { cls: flags.cls ?? found?.cls ?? 'drop' } : {}),
     ...(flags.logitsTensor ? { logitsTensor: flags.logitsTensor } : {}),
     preprocess: {
       resize: flags.crop === 'center' ? { size, mode: 'center', resize: flags.resize ?? Math.round((size * 256) / 224) } : { size, mode: 'stretch' },

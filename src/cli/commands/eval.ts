@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { join, resolve } from 'node:path';
 import { readConceptList } from '../../concepts/concept-list.js';
+import { resolveConceptsSource } from '../../concepts/concept-sets.js';
 import { Engine } from '../../engine/session.js';
 import { CLS_METHODS, evaluateClassification, type ClsMethod } from '../../eval/classification.js';
 import { classificationMarkdown, segmentationMarkdown, writeReport } from '../../eval/report.js';
@@ -10,6 +11,7 @@ import { evaluateSegmentation, SEG_METHODS, type SegMethod } from '../../eval/se
 import { SPLITS, type SplitName } from '../../proving-ground/world.js';
 import { finite, fraction, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+import { addPresetOption } from '../preset-option.js';
 
 /** A comma-separated list of words from `allowed`. */
 function listOf<T extends string>(allowed: readonly T[]): (value: string) => T[] {
@@ -30,7 +32,9 @@ function numbers(value: string): number[] {
 }
 
 function classificationCommand(): Command {
-  return new Command('classification')
+  const cmd = new Command('classification');
+  addPresetOption(cmd, 'eval-classification');
+  return cmd
     .description('top-1 accuracy of the backbone head, standard sparse, LF-CBM and SALF-CBM (sparse, dense), and accuracy against NEC')
     .requiredOption('--model <dir>', 'trained SALF-CBM directory (its backbone, grid and concepts are used)')
     .requiredOption('--data <[kind:]path>', 'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind), with the model\'s classes; official layouts evaluate their official test (val for ImageNet and Places365) as --split test')
@@ -40,7 +44,7 @@ function classificationCommand(): Command {
     .option('--split <name>', 'evaluated split', oneOf('test', 'val'), 'test')
     .option('--methods <list>', `methods to run (${CLS_METHODS.join(',')})`, listOf(CLS_METHODS))
     .option('--clip <folder|hub-id>', "CLIP for LF-CBM (default: the model's)")
-    .option('--lfcbm-concepts <file>', "LF-CBM's concept list, one per line (default: the SALF-CBM's concepts)")
+    .option('--lfcbm-concepts <file>', "LF-CBM's concept list, one per line, or lfcbm:<set> (default: the SALF-CBM's concepts)")
     .option('--lfcbm-steps <n>', 'LF-CBM concept layer: most steps', positiveInt, 1000)
     .option('--lfcbm-cutoff <x>', 'LF-CBM interpretability cutoff (−1 keeps all)', finite, 0.45)
     .option('--logits-tensor <name>', "the backbone's classifier output (default: the model's backbone config)")
@@ -66,7 +70,7 @@ function classificationCommand(): Command {
         split: flags.split,
         methods: flags.methods as ClsMethod[] | undefined,
         clip: flags.clip,
-        lfcbmConcepts: flags.lfcbmConcepts ? readConceptList(flags.lfcbmConcepts) : undefined,
+        lfcbmConcepts: flags.lfcbmConcepts ? await resolveConceptsSource(flags.lfcbmConcepts, readConceptList) : undefined,
         lfcbm: { maxSteps: flags.lfcbmSteps, cutoff: flags.lfcbmCutoff },
         logitsTensor: flags.logitsTensor,
         lam: flags.lam,

@@ -1,11 +1,13 @@
 /** `salf-cbm train`: SPEC steps 2–4 on an image folder. */
 import { Command, InvalidArgumentError } from 'commander';
 import { readConceptList } from '../../concepts/concept-list.js';
+import { resolveConceptsSource } from '../../concepts/concept-sets.js';
 import { trainSalfCbm } from '../../training/train-salf-cbm.js';
 import { addDataOptions, precomputeInputsFrom } from '../data-options.js';
 import { parseMemoryBudget } from '../../training/memory-budget.js';
 import { finite, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+import { addPresetOption } from '../preset-option.js';
 
 /** Commander parser of --memory-budget: bytes, checked before any work. */
 function memoryBudget(value: string): number {
@@ -19,9 +21,10 @@ function memoryBudget(value: string): number {
 export function trainCommand(): Command {
   const cmd = new Command('train')
     .description('train a SALF-CBM: prompted CLIP similarities, concept layer, sparse final layer')
-    .requiredOption('--concepts <file>', 'concept list, one concept per line')
+    .requiredOption('--concepts <file>', 'concept list, one concept per line, or lfcbm:<set> for a published LF-CBM set (cub, places365, imagenet, cifar10, cifar100; downloaded once and cached)')
     .requiredOption('--out <dir>', 'where the trained model is written');
   addDataOptions(cmd);
+  addPresetOption(cmd, 'train');
   return cmd
     .option('--cache-dir <dir>', 'feature and embedding cache (default <out>/cache); reruns resume from it')
     .option('--compute-missing', 'compute missing shards here even when a distributed `salf-cbm precompute` job fills the cache')
@@ -37,7 +40,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'final layer: most epochs per λ', positiveInt, 1000)
     .option('--memory-budget <size>', 'peak memory to stay under, e.g. 8GiB or 16GB: every stage reads the stores in chunks sized by it (default 4 GiB, or half the RAM when less)', memoryBudget)
     .action(async (flags) => {
-      const concepts = readConceptList(flags.concepts);
+      const concepts = await resolveConceptsSource(flags.concepts, readConceptList);
       const { metrics } = await trainSalfCbm({
         ...precomputeInputsFrom(flags, flags.cacheDir),
         concepts,
