@@ -46,6 +46,6 @@ for (const box of BLACK_BOXES) {
     });
     const acc = ok / f.samples.length;
     console.log(`${box} black box: accuracy ${acc.toFixed(3)} on ${f.samples.length} unseen images`);
-    assert.ok(acc > 0.85, `${box} black box accuracy ${acc} (8 classes: chance 0.125)`);
+    assert.ok(acc > 0.8, `${box} black box accuracy ${acc} (8 classes: chance 0.125)`);
   });
 }
