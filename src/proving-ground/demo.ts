@@ -34,9 +34,25 @@ export function provingGroundAssets(): string {
   return join(packageRoot(), 'assets', 'proving-ground');
 }
 
-/** The committed black-box classifier as a backbone config (absolute model path). */
-export function provingGroundBackbone(assets = provingGroundAssets()): BackboneConfig {
-  const dir = join(assets, 'classifier');
+/**
+ * The two committed black boxes. `narrow`: the CNN trained on the 8-class rule alone, whose
+ * features hardly encode what the rule does not need (the distractors' colours, shapes and
+ * patterns). `broad`: the same trunk trained on a broad dense task (each cell's shape x colour
+ * x pattern cover), then frozen under a linear head for the 8 classes, as ImageNet backbones
+ * are reused (tools/proving_ground/train_models.py --only broad).
+ */
+export const BLACK_BOXES = ['narrow', 'broad'] as const;
+export type BlackBox = (typeof BLACK_BOXES)[number];
+
+/** Folder of each black box under the proving-ground models folder. */
+export const BLACK_BOX_FOLDERS: Readonly<Record<BlackBox, string>> = { narrow: 'classifier', broad: 'broad-classifier' };
+
+/** The black box the demo and `eval:proving` use unless told otherwise. */
+export const DEFAULT_BLACK_BOX: BlackBox = 'narrow';
+
+/** A committed black-box classifier as a backbone config (absolute model path). */
+export function provingGroundBackbone(assets = provingGroundAssets(), blackBox: BlackBox = DEFAULT_BLACK_BOX): BackboneConfig {
+  const dir = join(assets, BLACK_BOX_FOLDERS[blackBox]);
   const cfg = JSON.parse(readFileSync(join(dir, 'backbone.json'), 'utf8')) as BackboneConfig;
   return { model: resolve(dir, cfg.model), featureTensor: cfg.featureTensor, layout: cfg.layout, logitsTensor: cfg.logitsTensor, preprocess: cfg.preprocess };
 }
@@ -53,6 +69,8 @@ export interface DemoOptions {
   lr?: number;
   /** Test images explained in pictures. */
   pictures?: number;
+  /** Which committed black box to explain; DEFAULT_BLACK_BOX by default. */
+  blackBox?: BlackBox;
   progress?: Progress;
 }
 
@@ -83,6 +101,7 @@ export interface SplitMeasures {
 }
 
 export interface DemoResult {
+  blackBox: BlackBox;
   model: string;
   pictures: string;
   concepts: { given: number; kept: string[] };
@@ -120,7 +139,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await generateWorld({ seed, counts, outDir: world, onProgress: (done) => progress.update(done) });
   progress.stop();
 
-  const backbone = provingGroundBackbone(assets);
+  const blackBox = options.blackBox ?? DEFAULT_BLACK_BOX;
+  const backbone = provingGroundBackbone(assets, blackBox);
   const clipDir = join(assets, 'clip');
   const engine = new Engine();
   const { model, metrics } = await trainSalfCbm({
@@ -258,6 +278,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 
   return {
+    blackBox,
     model: modelDir,
     pictures,
     concepts: { given: CONCEPTS.length, kept: model.concepts },

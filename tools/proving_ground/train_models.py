@@ -191,6 +191,104 @@ def train_classifier(splits, world, args, rng: np.random.Generator):
     return model, metrics
 
 
+# ---------------------------------------------------------------- (a') broad-features classifier
+
+def attribute_triples(world) -> list:
+    """Every (shape, colour, pattern) combination of the world, in vocabulary order."""
+    return [(s, c, p) for s in world['shapes'] for c in world['colours'] for p in world['patterns']]
+
+
+def triple_cover_map(lab: np.ndarray, objects: list, triple_index: dict) -> np.ndarray:
+    """(T + 1) x 7 x 7: the share of each feature-map cell's 32 x 32 pixels covered by an object
+    of each attribute triple; the last channel is the background's share (each cell sums to 1)."""
+    cell = SIZE // GRID
+    out = np.zeros((len(triple_index) + 1, GRID, GRID), np.float32)
+    share = np.stack([(lab == k).reshape(GRID, cell, GRID, cell).mean(axis=(1, 3)) for k in range(len(objects) + 1)])
+    out[-1] = share[0]
+    for k, o in enumerate(objects):
+        out[triple_index[(o['shape'], o['colour'], o['pattern'])]] += share[k + 1]
+    return out
+
+
+def pooled_features(trunk, split: Split, batch=128) -> torch.Tensor:
+    """N x C: the frozen trunk's feature map averaged over the 7 x 7 cells."""
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(split), batch):
+            out.append(trunk(to_pixels(split.images[s:s + batch])).mean(dim=(2, 3)))
+    return torch.cat(out)
+
+
+def train_broad_classifier(splits, world, args, rng: np.random.Generator):
+    """A black box with broad features, built the way ImageNet backbones are reused.
+
+    1. Pretraining on a broad dense task: for every 32-px cell of the 7x7 feature map, the
+       distribution of what covers it over all shape x colour x pattern triples of the world
+       (108) plus background, as soft-label cross-entropy through a 1x1 convolution. The
+       features must say, for each cell, the colour, shape and pattern of every object there,
+       distractors included, which is what a backbone trained on many classes knows and the
+       8-class rule alone does not ask for; the rule's classes are 8 of the 36 shape-colour
+       pairs and get no special weight.
+    2. The trunk is frozen (batch norm in inference mode) and only a linear layer on the
+       average-pooled map is trained on the 8 classes (cross-entropy, full batch, the weights of
+       the best validation accuracy kept). The pretraining head is dropped from the export."""
+    triples = attribute_triples(world)
+    triple_index = {t: i for i, t in enumerate(triples)}
+    model = Classifier(len(world['classes']))
+    train = splits['train']
+    dense = torch.nn.Conv2d(model.head.in_features, len(triples) + 1, 1)
+    steps_per_epoch = math.ceil(len(train) / args.batch)
+    total = steps_per_epoch * args.broad_epochs
+    params = list(model.trunk.parameters()) + list(dense.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=total, pct_start=0.15)
+    t0 = time.time()
+    for epoch in range(args.broad_epochs):
+        model.train()
+        order = rng.permutation(len(train))
+        for s in range(0, len(order), args.batch):
+            idx = order[s:s + args.batch]
+            ks = rng.integers(0, 8, len(idx))
+            pairs = [augment(train.images[i], train.labels[i], k) for i, k in zip(idx, ks)]
+            imgs = np.ascontiguousarray(np.stack([img for img, _ in pairs]))
+            target = torch.from_numpy(np.stack([
+                triple_cover_map(np.ascontiguousarray(lab), train.annotations[i]['objects'], triple_index)
+                for (_, lab), i in zip(pairs, idx)]))
+            loss = -(target * F.log_softmax(dense(model.trunk(to_pixels(imgs))), dim=1)).sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        log(f'broad pretraining epoch {epoch + 1}/{args.broad_epochs}: loss {loss.item():.3f} ({time.time() - t0:.0f} s)')
+    model.eval()
+    for p in model.trunk.parameters():
+        p.requires_grad_(False)
+    x_train, x_val = pooled_features(model.trunk, train), pooled_features(model.trunk, splits['val'])
+    y_train, y_val = torch.from_numpy(train.classes), torch.from_numpy(splits['val'].classes)
+    mean, std = x_train.mean(0), x_train.std(0).clamp(min=1e-6)
+    head = torch.nn.Linear(x_train.shape[1], len(world['classes']))
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=1e-4)
+    best, best_state = -1.0, None
+    for step in range(1, args.head_steps + 1):
+        loss = F.cross_entropy(head((x_train - mean) / std), y_train)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == args.head_steps:
+            with torch.no_grad():
+                acc = float((head((x_val - mean) / std).argmax(1) == y_val).float().mean())
+            if acc >= best:
+                best, best_state = acc, {k: v.clone() for k, v in head.state_dict().items()}
+    head.load_state_dict(best_state)
+    # Fold the standardisation into the linear layer: logits = W ((x - mean) / std) + b.
+    with torch.no_grad():
+        model.head.weight.copy_(head.weight / std)
+        model.head.bias.copy_(head.bias - (head.weight / std) @ mean)
+    metrics = {name: evaluate_classifier(model, splits[name]) for name in ['train', 'val', 'test', 'shifted']}
+    log('broad classifier accuracy (frozen trunk, linear head): ' + ', '.join(f'{k} {v:.3f}' for k, v in metrics.items()))
+    return model, metrics
+
+
 # ---------------------------------------------------------------- (b) CLIP-like dual encoder
 
 ATTRS = ['colour', 'pattern', 'shape']
@@ -529,7 +627,7 @@ def onnx_export(module, inputs, path, input_names, output_names, dynamic_axes):
                       dynamic_axes=dynamic_axes, opset_version=17, dynamo=False, do_constant_folding=True)
 
 
-def export_classifier(model, world, out_dir: str, metrics: dict, args) -> None:
+def export_classifier(model, world, out_dir: str, metrics: dict, args, pretraining: dict | None = None) -> None:
     os.makedirs(out_dir, exist_ok=True)
     x = to_pixels(np.zeros((1, SIZE, SIZE, 3), np.uint8))
     onnx_export(_ClassifierExport(model), (x,), os.path.join(out_dir, 'model.onnx'), ['pixels'],
@@ -544,6 +642,8 @@ def export_classifier(model, world, out_dir: str, metrics: dict, args) -> None:
         'trainedOn': {'worldSeed': world['seed'], 'trainImages': world['counts']['train'], 'seed': args.seed},
         'accuracy': metrics,
     }
+    if pretraining:
+        backbone['trainedOn']['pretraining'] = pretraining
     with open(os.path.join(out_dir, 'backbone.json'), 'w') as f:
         json.dump(backbone, f, indent=2)
         f.write('\n')
@@ -604,6 +704,10 @@ def main() -> None:
                         '(0: the class rule only)')
     p.add_argument('--presence-map', action='store_true',
                    help='classifier: the auxiliary head predicts each feature cell\'s share of every concept')
+    p.add_argument('--broad-epochs', type=int, default=16,
+                   help='broad classifier: epochs of the dense attribute-triple pretraining')
+    p.add_argument('--head-steps', type=int, default=500,
+                   help='broad classifier: full-batch steps of the linear class head on the frozen trunk')
     p.add_argument('--clip-steps', type=int, default=2000)
     p.add_argument('--embed-dim', type=int, default=64)
     p.add_argument('--group', type=int, default=1,
@@ -618,7 +722,8 @@ def main() -> None:
     p.add_argument('--local-weight', type=float, default=1.0, help='CLIP: weight of the in-image loss')
     p.add_argument('--eval-images', type=int, default=40, help='images per split for the CLIP grid evaluation')
     p.add_argument('--log-every', type=int, default=100)
-    p.add_argument('--only', choices=['classifier', 'clip'], help='train only one model')
+    p.add_argument('--only', choices=['classifier', 'broad', 'clip'],
+                   help='train only one model (broad: the broad-features classifier, which is not trained otherwise)')
     args = p.parse_args()
 
     torch.manual_seed(args.seed)
@@ -634,6 +739,12 @@ def main() -> None:
         torch.manual_seed(args.seed)
         model, metrics = train_classifier(splits, world, args, np.random.default_rng(args.seed))
         export_classifier(model, world, os.path.join(args.out, 'classifier'), metrics, args)
+    if args.only == 'broad':
+        torch.manual_seed(args.seed)
+        model, metrics = train_broad_classifier(splits, world, args, np.random.default_rng(args.seed))
+        export_classifier(model, world, os.path.join(args.out, 'broad-classifier'), metrics, args,
+                          {'task': 'dense shape x colour x pattern cover of each 7x7 cell, then a linear class head '
+                                   'on the frozen trunk', 'epochs': args.broad_epochs, 'headSteps': args.head_steps})
     if args.only in (None, 'clip'):
         torch.manual_seed(args.seed + 1)
         model, metrics = train_clip(splits, world, tok, args, np.random.default_rng(args.seed + 1))

@@ -1,6 +1,6 @@
 /** `salf-cbm demo`: the whole method on the proving ground, offline (see src/proving-ground/demo.ts). */
 import { Command } from 'commander';
-import { DEMO_COUNTS, DEMO_CUTOFF, runDemo, type SplitMeasures } from '../../proving-ground/demo.js';
+import { BLACK_BOXES, DEFAULT_BLACK_BOX, DEMO_COUNTS, DEMO_CUTOFF, runDemo, type SplitMeasures } from '../../proving-ground/demo.js';
 import { finite, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
 
@@ -38,6 +38,7 @@ export function demoCommand(): Command {
     .option('--cutoff <x>', 'interpretability cutoff of the concept layer (SPEC: 0.45, tuned for real CLIP)', finite, DEMO_CUTOFF)
     .option('--lr <x>', 'concept layer Adam learning rate', finite, 1e-3)
     .option('--pictures <n>', 'test images explained in pictures', positiveInt, 4)
+    .option('--black-box <kind>', 'the committed black box to explain: narrow (trained on the class rule only) or broad (broad dense pretraining, frozen, linear class head)', oneOf(...BLACK_BOXES), DEFAULT_BLACK_BOX)
     .action(async (flags) => {
       const started = Date.now();
       const r = await runDemo({
@@ -48,9 +49,11 @@ export function demoCommand(): Command {
         cutoff: flags.cutoff,
         lr: flags.lr,
         pictures: flags.pictures,
+        blackBox: flags.blackBox,
         progress: progressBars(),
       });
-      console.log(`\nconcepts kept by the interpretability cutoff: ${r.concepts.kept.length} of ${r.concepts.given} (${r.concepts.kept.join(', ')})`);
+      console.log(`\nblack box: ${r.blackBox}`);
+      console.log(`concepts kept by the interpretability cutoff: ${r.concepts.kept.length} of ${r.concepts.given} (${r.concepts.kept.join(', ')})`);
       console.log(`sparse final layer: ${r.nonZeros} non-zero weights, NEC ${r.nec.toFixed(2)}\n`);
       console.log(table(r.test, r.shifted));
       console.log(`\nper-concept mIoU of C (test): ${Object.entries(r.test.conceptIoUC).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
