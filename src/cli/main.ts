@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `salf-cbm` command line. */
 import { Command } from 'commander';
+import { DEFAULT_MAX_PIXELS, setMaxDecodePixels } from '../data/image-io.js';
 import { conceptsCommand } from './commands/concepts.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -16,10 +17,18 @@ import { statusCommand } from './commands/status.js';
 import { tensorsCommand } from './commands/tensors.js';
 import { trainCommand } from './commands/train.js';
 import { videoCommand } from './commands/video.js';
+import { positiveInt } from './options.js';
 
 const program = new Command('salf-cbm')
   .description('Spatially-aware, label-free concept bottleneck models: turn a vision network into a self-explaining one')
   .showHelpAfterError()
+  .option(
+    '--max-pixels <n>',
+    'largest image decoded, in pixels, which is also how many pixels are decoded at once (bounds memory: about 3 bytes a pixel and libvips\' working set)',
+    positiveInt,
+    DEFAULT_MAX_PIXELS,
+  )
+  .hook('preAction', (root) => setMaxDecodePixels(root.opts<{ maxPixels: number }>().maxPixels))
   .addCommand(demoCommand())
   .addCommand(trainCommand())
   .addCommand(precomputeCommand())

@@ -4,6 +4,11 @@
  * protocol. Rate limits (429), server errors (5xx), timeouts, network failures and malformed
  * answers are retried with exponential back-off and jitter, honouring `Retry-After`; other
  * client errors (400, 401, 403, 404 …) fail at once with the server's message.
+ *
+ * Resource bounds: an answer body is read as a stream and abandoned past `maxResponseBytes`
+ * (a runaway or hostile server cannot fill the memory); a `Retry-After` longer than
+ * `maxBackoffMs` fails at once rather than being waited out, and the waits of one request
+ * together stay under `maxTotalWaitMs`.
  */
 
 /** One chat message. */
@@ -32,8 +37,12 @@ export interface ChatClientOptions {
   maxRetries?: number;
   /** First back-off in ms, doubled on each retry (default 1000). */
   initialBackoffMs?: number;
-  /** Largest wait between attempts, `Retry-After` included (default 60000). */
+  /** Largest wait between attempts (default 30000); a server asking for a longer `Retry-After` fails the request. */
   maxBackoffMs?: number;
+  /** Largest total of the waits of one request (default 60000); a retry that would pass it fails the request. */
+  maxTotalWaitMs?: number;
+  /** Largest answer body read, in bytes (default 8 MiB); a longer one fails the request. */
+  maxResponseBytes?: number;
   /** Per-attempt time limit in ms (default 120000). */
   timeoutMs?: number;
   /** Replaces `globalThis.fetch` (tests). */
@@ -53,6 +62,9 @@ export class ChatError extends Error {
 }
 
 const RETRY_STATUS = new Set([408, 409, 425, 429]);
+
+/** Default largest answer body: 8 MiB (a long concept list is a few KB). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 2 ** 20;
 
 /** Parses `retry-after-ms` (OpenAI) or `Retry-After` (seconds or an HTTP date) into ms. */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
@@ -109,7 +121,7 @@ function errorMessage(body: string): string {
 export class ChatClient {
   readonly url: string;
   readonly model: string;
-  private readonly o: Required<Pick<ChatClientOptions, 'maxRetries' | 'initialBackoffMs' | 'maxBackoffMs' | 'timeoutMs'>>;
+  private readonly o: Required<Pick<ChatClientOptions, 'maxRetries' | 'initialBackoffMs' | 'maxBackoffMs' | 'maxTotalWaitMs' | 'maxResponseBytes' | 'timeoutMs'>>;
   private readonly apiKey: string;
   private readonly fetchFn: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -131,7 +143,9 @@ export class ChatClient {
     this.o = {
       maxRetries: options.maxRetries ?? 6,
       initialBackoffMs: options.initialBackoffMs ?? 1000,
-      maxBackoffMs: options.maxBackoffMs ?? 60_000,
+      maxBackoffMs: options.maxBackoffMs ?? 30_000,
+      maxTotalWaitMs: options.maxTotalWaitMs ?? 60_000,
+      maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       timeoutMs: options.timeoutMs ?? 120_000,
     };
     this.fetchFn = options.fetch ?? globalThis.fetch;
@@ -147,6 +161,7 @@ export class ChatClient {
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
     });
+    let waited = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.attempt(body);
@@ -156,8 +171,21 @@ export class ChatClient {
         if (attempt >= this.o.maxRetries) {
           throw new ChatError(`${e.message} (gave up after ${attempt + 1} attempts)`, false, e.status);
         }
+        if (e.retryAfterMs !== undefined && e.retryAfterMs > this.o.maxBackoffMs) {
+          throw new ChatError(
+            `${e.message} (the server asks to wait ${seconds(e.retryAfterMs)} before retrying, over the limit of ${seconds(this.o.maxBackoffMs)} per wait; raise it with --max-wait-ms)`,
+            false, e.status, e.retryAfterMs,
+          );
+        }
         const backoff = this.o.initialBackoffMs * 2 ** attempt * (0.5 + Math.random() / 2);
         const waitMs = Math.min(this.o.maxBackoffMs, e.retryAfterMs ?? backoff);
+        if (waited + waitMs > this.o.maxTotalWaitMs) {
+          throw new ChatError(
+            `${e.message} (gave up after ${attempt + 1} attempts: waiting ${seconds(waitMs)} more would pass the limit of ${seconds(this.o.maxTotalWaitMs)} of waits per request; raise it with --max-total-wait-ms)`,
+            false, e.status,
+          );
+        }
+        waited += waitMs;
         this.onRetry?.({ attempt: attempt + 1, waitMs, reason: e.message });
         await this.sleep(waitMs);
       }
@@ -174,8 +202,9 @@ export class ChatClient {
         body,
         signal: AbortSignal.timeout(this.o.timeoutMs),
       });
-      text = await res.text();
+      text = await this.boundedText(res);
     } catch (err) {
+      if (err instanceof ChatError) throw err;
       const e = err as Error & { cause?: { code?: string; message?: string } };
       const why = e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
       throw new ChatError(`${this.url}: cannot reach the endpoint (${why})`, true);
@@ -187,4 +216,35 @@ export class ChatClient {
     }
     return completionText(text, this.url);
   }
+
+  /** The body as text, read as a stream and abandoned (non-retryable ChatError) past `maxResponseBytes`. */
+  private async boundedText(res: Response): Promise<string> {
+    const limit = this.o.maxResponseBytes;
+    const tooLong = (what: string): ChatError =>
+      new ChatError(`${this.url}: the answer ${what} is over the limit of ${limit} bytes; raise it with --max-response-mb if it is expected`, false, res.status);
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > limit) {
+      await res.body?.cancel().catch(() => undefined);
+      throw tooLong(`of ${declared} bytes`);
+    }
+    if (!res.body) return '';
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      if (bytes > limit) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLong(`(more than ${bytes} bytes so far)`);
+      }
+      chunks.push(value);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }

@@ -16,16 +16,43 @@
  * `Resize(resize)` (shorter side to `resize`, longer side `int(resize·long/short)`) and
  * `CenterCrop(size)` (offsets `round((in − size)/2)`, Python rounding). With bicubic
  * interpolation this is OpenAI CLIP's preprocessing; torchvision's ImageNet models use bilinear.
+ *
+ * Decoding has bounds: an image of more than {@link DEFAULT_MAX_PIXELS} pixels is refused (a
+ * small compressed file can hold a huge image), and images are decoded concurrently only while
+ * their pixels together stay under the same number, so memory stays bounded (about 3 bytes per
+ * pixel plus libvips' working set). The CLI's `--max-pixels` raises both ({@link setMaxDecodePixels}).
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodeMember, parseMemberPath } from './image-members.js';
+import { PixelBudget } from './pixel-budget.js';
 import { checkSpec, resizeToSpec, type Interpolation } from './resize.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
 
 export {
   centerGeometry, resizeRgb, resizeToSpec, toChwNormalised, type CropWindow, type Interpolation,
 } from './resize.js';
+
+/** Default largest image decoded, in pixels (100 megapixels: 10000×10000). */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+let maxPixels = DEFAULT_MAX_PIXELS;
+const decoding = new PixelBudget(DEFAULT_MAX_PIXELS);
+
+/**
+ * Sets the largest image decoded, in pixels, which is also the number of pixels decoded at once
+ * by concurrent calls (the CLI's `--max-pixels`).
+ */
+export function setMaxDecodePixels(pixels: number): void {
+  if (!Number.isInteger(pixels) || pixels < 1) throw new Error(`the pixel limit must be a positive integer, got ${pixels}`);
+  maxPixels = pixels;
+  decoding.capacity = pixels;
+}
+
+/** The largest image decoded, in pixels. */
+export function maxDecodePixels(): number {
+  return maxPixels;
+}
 
 /** Options for {@link loadRgb}. */
 export interface LoadOptions {
@@ -64,19 +91,41 @@ export async function decodeRgbBuffer(
   name = 'image',
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
+  const limit = maxPixels;
+  let pixels: number;
   try {
-    // failOn 'error': truncated or corrupt pixel data aborts, harmless warnings do not.
-    const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: options.autoOrient ?? true })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-    const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return { data: out, width: info.width, height: info.height };
+    // The header only: the size decides whether, and when, the pixels are decoded.
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    pixels = (meta.width ?? 0) * (meta.height ?? 0);
+    if (pixels > limit) {
+      throw new DecodeLimitError(`${name}: image of ${meta.width}×${meta.height} = ${pixels} pixels is over the decoding limit of ${limit} pixels; raise it with --max-pixels (setMaxDecodePixels)`);
+    }
   } catch (err) {
+    if (err instanceof DecodeLimitError) throw err;
     throw new Error(`${name}: cannot decode image (${conciseMessage(err)})`);
   }
+  return decoding.run(pixels, async () => {
+    try {
+      // failOn 'error': truncated or corrupt pixel data aborts, harmless warnings do not.
+      const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: options.autoOrient ?? true, limitInputPixels: limit })
+        .toColourspace('srgb')
+        .removeAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+      const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return { data: out, width: info.width, height: info.height };
+    } catch (err) {
+      const why = conciseMessage(err);
+      if (/pixel limit/i.test(why)) throw new DecodeLimitError(`${name}: image is over the decoding limit of ${limit} pixels; raise it with --max-pixels (setMaxDecodePixels)`);
+      throw new Error(`${name}: cannot decode image (${why})`);
+    }
+  });
+}
+
+/** An image refused for its size (over the decoding pixel limit). */
+export class DecodeLimitError extends Error {
+  override name = 'DecodeLimitError';
 }
 
 /**

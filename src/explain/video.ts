@@ -4,6 +4,8 @@
  * is installed. For every frame: the prediction and the chosen concepts' activations and
  * contributions; for every chosen concept, its heatmap over the frames as an animated GIF or
  * WebP, or a PNG sequence, with one colour range for the whole video so frames compare.
+ * A frame that cannot be decoded (or whose size differs from the first frame's) stops the run,
+ * or with `skipBad` is left out and reported.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -84,6 +86,15 @@ export interface VideoOptions {
   /** The ffmpeg executable ('ffmpeg' on the PATH). */
   ffmpeg?: string;
   batchSize?: number;
+  /** Leave out frames that cannot be decoded or differ in size from the first, reporting them, instead of stopping. */
+  skipBad?: boolean;
+}
+
+/** A frame left out with `skipBad`. */
+export interface SkippedFrame {
+  frame: number;
+  file: string;
+  reason: string;
 }
 
 /** One frame's results. */
@@ -98,6 +109,8 @@ export interface FrameResult {
 /** What {@link explainVideo} wrote. */
 export interface VideoResult {
   frames: FrameResult[];
+  /** Frames left out (`skipBad`), in order. */
+  skipped: SkippedFrame[];
   /** Per concept: the colour range used for all frames. */
   ranges: Record<string, [number, number]>;
   files: string[];
@@ -146,10 +159,21 @@ async function explainFrames(
   const batchSize = options.batchSize ?? 16;
   const viewSize = options.viewSize ?? 256;
   const frames: FrameResult[] = [];
+  const skipped: SkippedFrame[] = [];
   const views: RgbImage[] = [];
   for (let start = 0; start < files.length; start += batchSize) {
     const batch: PreparedImage[] = [];
-    for (const f of files.slice(start, start + batchSize)) batch.push(await prepareImage(model, f));
+    const numbers: number[] = [];
+    for (const [k, f] of files.slice(start, start + batchSize).entries()) {
+      try {
+        batch.push(await prepareImage(model, f));
+        numbers.push(start + k);
+      } catch (err) {
+        if (!options.skipBad) throw new Error(`${(err as Error).message} (pass --skip-bad to leave such frames out)`);
+        skipped.push({ frame: start + k, file: f, reason: (err as Error).message });
+      }
+    }
+    if (batch.length === 0) continue;
     const out = await runPrepared(model, batch, batchSize);
     for (let i = 0; i < batch.length; i++) {
       const o = imageOutputs(model, out, i);
@@ -157,11 +181,14 @@ async function explainFrames(
       const contrib = allContributions(model, o.standardised, top.index);
       const view = await makeView(batch[i]!, viewSize);
       if (views.length && (view.width !== views[0]!.width || view.height !== views[0]!.height)) {
-        throw new Error(`${batch[i]!.name}: frame shape differs from the first frame's (all frames of a video must have one size)`);
+        const reason = `${batch[i]!.name}: frame shape differs from the first frame's (all frames of a video must have one size)`;
+        if (!options.skipBad) throw new Error(reason);
+        skipped.push({ frame: numbers[i]!, file: batch[i]!.name, reason });
+        continue;
       }
       views.push(view);
       frames.push({
-        frame: start + i,
+        frame: numbers[i]!,
         file: batch[i]!.name,
         prediction: { class: top.class, probability: top.probability },
         concepts: concepts.map((m) => {
@@ -181,6 +208,9 @@ async function explainFrames(
     }
   }
 
+  if (frames.length === 0) {
+    throw new Error(`no frame could be read (${skipped.length} left out; the first: ${skipped[0]?.reason ?? 'none'})`);
+  }
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
   const ranges: Record<string, [number, number]> = {};
@@ -221,9 +251,9 @@ async function explainFrames(
     }
   }
   const json = join(outDir, 'video.json');
-  writeJsonAtomic(json, { grid: [gh, gw], fps: options.fps, concepts: concepts.map((m) => model.concepts[m]!), ranges, frames });
+  writeJsonAtomic(json, { grid: [gh, gw], fps: options.fps, concepts: concepts.map((m) => model.concepts[m]!), ranges, frames, skipped });
   written.unshift(json);
-  return { frames, ranges, files: written };
+  return { frames, skipped, ranges, files: written };
 }
 
 const CAPTION_H = 30;

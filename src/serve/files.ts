@@ -3,7 +3,7 @@
  * (no `..`, no encoded separators, no symbolic link leading out), content types, and the listing
  * of an image folder.
  */
-import { realpathSync, statSync, readdirSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, realpathSync, statSync, readdirSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 
 /** Why a path was refused. */
@@ -71,10 +71,50 @@ export function resolveInside(root: string, urlPath: string, maxBytes = Infinity
     throw new RefusedPath('not found', 404);
   }
   if (!isInside(base, real)) throw new RefusedPath('path outside the served folder', 403);
-  const st = statSync(real);
+  let st;
+  try {
+    st = statSync(real);
+  } catch {
+    throw new RefusedPath('not found', 404);
+  }
   if (!st.isFile()) throw new RefusedPath('not found', 404);
   if (st.size > maxBytes) throw new RefusedPath(`file of ${st.size} bytes is over the limit of ${maxBytes}`, 413);
   return { path: real, bytes: st.size };
+}
+
+/** An open file to send: its descriptor (the caller closes it) and its size when opened. */
+export interface OpenedFile {
+  fd: number;
+  bytes: number;
+}
+
+/**
+ * Opens `path` for sending. The size and kind are those of the opened file, so a file removed or
+ * replaced after it was found is either sent whole as opened or refused (404), never half-sent;
+ * a FIFO is refused without blocking.
+ */
+export function openFile(path: string, maxBytes = Infinity): OpenedFile {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    throw new RefusedPath('not found', 404);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new RefusedPath('not found', 404);
+    if (st.size > maxBytes) throw new RefusedPath(`file of ${st.size} bytes is over the limit of ${maxBytes}`, 413);
+    return { fd, bytes: st.size };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** {@link resolveInside}, then {@link openFile}. */
+export function openInside(root: string, urlPath: string, maxBytes = Infinity): OpenedFile & { path: string } {
+  const { path } = resolveInside(root, urlPath, maxBytes);
+  return { path, ...openFile(path, maxBytes) };
 }
 
 function isInside(base: string, path: string): boolean {
@@ -82,15 +122,30 @@ function isInside(base: string, path: string): boolean {
   return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep) && !/^[a-zA-Z]:/.test(rel);
 }
 
-/** Lists image files under `root` (sub-folders up to `maxDepth` deep, hidden entries skipped), sorted, at most `limit`. */
-export function listImages(root: string, limit = 5000, maxDepth = 4): { images: { path: string; bytes: number }[]; truncated: boolean } {
+/** A listing of the image folder. */
+export interface ImageListing {
+  images: { path: string; bytes: number }[];
+  /** True when the listing was cut at `limit`. */
+  truncated: boolean;
+  /** Entries that could not be read while listing (a sub-folder without permission, a file removed meanwhile), skipped. */
+  skipped: number;
+}
+
+/**
+ * Lists image files under `root` (sub-folders up to `maxDepth` deep, hidden entries skipped),
+ * sorted, at most `limit`. The folder may change while it is listed: a sub-folder that cannot be
+ * read or a file gone before it is measured is skipped and counted, never thrown.
+ */
+export function listImages(root: string, limit = 5000, maxDepth = 4): ImageListing {
   const images: { path: string; bytes: number }[] = [];
   let truncated = false;
+  let skipped = 0;
   const walk = (dir: string, rel: string[], depth: number): void => {
     let entries;
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
+      skipped++;
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -105,10 +160,17 @@ export function listImages(root: string, limit = 5000, maxDepth = 4): { images: 
           truncated = true;
           return;
         }
-        images.push({ path: [...rel, e.name].join('/'), bytes: statSync(full).size });
+        let bytes: number;
+        try {
+          bytes = statSync(full).size;
+        } catch {
+          skipped++;
+          continue;
+        }
+        images.push({ path: [...rel, e.name].join('/'), bytes });
       }
     }
   };
   walk(root, [], 0);
-  return { images, truncated };
+  return { images, truncated, skipped };
 }

@@ -6,16 +6,18 @@
  *
  * It listens on the loopback interface by default, answers GET and HEAD only, refuses paths
  * outside what it serves (403), image files over a size limit (413), and requests whose Host
- * header names another machine while it listens on loopback (a DNS-rebinding guard).
+ * header names another machine while it listens on loopback (a DNS-rebinding guard). A request
+ * whose handling throws or rejects gets a 500 JSON answer; no request can end the process.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExplorerManifest, ImageList } from '../web/core/manifest.js';
-import { IMAGE_EXTENSIONS, RefusedPath, contentType, listImages, resolveInside } from './files.js';
+import { IMAGE_EXTENSIONS, RefusedPath, contentType, listImages, openFile, openInside, type OpenedFile } from './files.js';
 import type { ServedModel } from './model-source.js';
 
 /** Default largest image file sent from the image folder: 32 MiB. */
@@ -36,6 +38,8 @@ export interface ExplorerServerOptions {
   webRoot?: string;
   /** ONNX Runtime Web's `dist` folder (default: the installed package's). */
   ortRoot?: string;
+  /** Told about each request that failed inside the server (default: one line on stderr). */
+  onRequestError?: (err: unknown, req: IncomingMessage) => void;
 }
 
 /** A running explorer server. */
@@ -90,6 +94,53 @@ function isLoopback(host: string): boolean {
   return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The host name of a `Host` header (`name`, `name:port`, `[v6]:port`), lower-cased as host names
+ * compare; undefined when it is not a host (with an optional port).
+ */
+export function hostHeaderName(header: string): string | undefined {
+  if (header === '' || /[/?#@\s\\]/.test(header)) return undefined;
+  try {
+    return new URL(`http://${header}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A request handler, plain or async. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/**
+ * `handler` with its failures isolated: a throw or a rejection answers 500 with a JSON
+ * `{"error": …}` (or closes the connection when the answer had begun) and is reported to
+ * `onError`; it never reaches the process.
+ */
+export function isolateFailures(handler: RequestHandler, onError: (err: unknown, req: IncomingMessage) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const failed = (err: unknown): void => {
+      try {
+        onError(err, req);
+      } catch {
+        /* a failing reporter must not end the process either */
+      }
+      if (res.headersSent) return void res.destroy();
+      const body = Buffer.from(JSON.stringify({ error: 'internal server error', detail: err instanceof Error ? err.message : String(err) }));
+      res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.byteLength, 'Cache-Control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    try {
+      const done = handler(req, res);
+      if (done instanceof Promise) done.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  };
+}
+
+function logRequestError(err: unknown, req: IncomingMessage): void {
+  process.stderr.write(`salf-cbm serve: ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}\n`);
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startExplorerServer(options: ExplorerServerOptions): Promise<ExplorerServer> {
   const host = options.host ?? '127.0.0.1';
@@ -123,8 +174,8 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
       res.setHeader('Allow', 'GET, HEAD');
       return fail(405, 'method not allowed');
     }
-    const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
-    if (isLoopback(host) && !isLoopback(hostHeader)) return fail(421, 'this server only answers requests addressed to the loopback interface');
+    const hostName = hostHeaderName(req.headers.host ?? '');
+    if (isLoopback(host) && (hostName === undefined || !isLoopback(hostName))) return fail(421, 'this server only answers requests addressed to the loopback interface');
     // Dot segments are refused as sent, before URL parsing would fold them away.
     const raw = (req.url ?? '/').split(/[?#]/)[0]!;
     if (raw.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) return fail(403, 'path outside what this server serves');
@@ -138,21 +189,28 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
       res.writeHead(200, { 'Content-Type': type, 'Content-Length': bytes.byteLength });
       res.end(req.method === 'HEAD' ? undefined : bytes);
     };
-    const sendFile = (file: string, bytes: number, type = contentType(file), extra: Record<string, string> = {}): void => {
-      res.writeHead(200, { 'Content-Type': type, 'Content-Length': bytes, ...extra });
-      if (req.method === 'HEAD') return void res.end();
-      const stream = createReadStream(file);
-      stream.on('error', () => res.destroy());
-      stream.pipe(res);
+    /** Sends an opened file, exactly the bytes it had when opened; a read failure cuts the connection. */
+    const sendFile = (file: OpenedFile, type: string, extra: Record<string, string> = {}): void => {
+      res.writeHead(200, { 'Content-Type': type, 'Content-Length': file.bytes, ...extra });
+      if (req.method === 'HEAD' || file.bytes === 0) {
+        closeSync(file.fd);
+        return void res.end();
+      }
+      // pipeline closes the file when the client goes away early, and cuts the answer when a read fails.
+      pipeline(createReadStream('', { fd: file.fd, start: 0, end: file.bytes - 1 }), res, () => undefined);
+    };
+    const refusedOr500 = (err: unknown): void => {
+      if (err instanceof RefusedPath) return fail(err.status, err.message);
+      fail(500, 'cannot read the file');
     };
     const serveFrom = (root: string, rel: string, limit = Infinity, extra: Record<string, string> = {}): void => {
+      let f;
       try {
-        const f = resolveInside(root, rel, limit);
-        sendFile(f.path, f.bytes, contentType(f.path), extra);
+        f = openInside(root, rel, limit);
       } catch (err) {
-        if (err instanceof RefusedPath) return fail(err.status, err.message);
-        fail(500, 'cannot read the file');
+        return refusedOr500(err);
       }
+      sendFile(f, contentType(f.path), extra);
     };
 
     if (path === '/' || path === '/index.html') return serveFrom(webRoot, 'index.html', Infinity, { 'Content-Security-Policy': CSP });
@@ -163,10 +221,18 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
       return serveFrom(ortRoot, name);
     }
     if (path === '/api/model') return sendBytes(manifestJson, 'application/json; charset=utf-8');
-    if (path === manifest.model.url) return sendFile(model.onnxPath, model.bytes, 'application/octet-stream');
+    if (path === manifest.model.url) {
+      let f;
+      try {
+        f = openFile(model.onnxPath);
+      } catch (err) {
+        return refusedOr500(err);
+      }
+      return sendFile(f, 'application/octet-stream');
+    }
     if (path === manifest.head.url) return sendBytes(model.head, 'application/octet-stream');
     if (path === '/api/images') {
-      const list: ImageList = imagesDir ? listImages(imagesDir) : { images: [], truncated: false };
+      const list: ImageList = imagesDir ? listImages(imagesDir) : { images: [], truncated: false, skipped: 0 };
       return sendBytes(Buffer.from(JSON.stringify(list)), 'application/json; charset=utf-8');
     }
     if (path.startsWith('/images/')) {
@@ -178,7 +244,7 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
     fail(404, 'not found');
   };
 
-  const server: Server = createServer(handle);
+  const server: Server = createServer(isolateFailures(handle, options.onRequestError ?? logRequestError));
   await new Promise<void>((ok, bad) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       bad(new Error(err.code === 'EADDRINUSE' ? `port ${options.port} on ${host} is already in use; pick another with --port (0 = any free port)` : `cannot listen on ${host}:${options.port ?? 0} (${err.message})`)),

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { explainVideo, listFrames, writeFramePngs } from '../../src/explain/video.js';
 import { conceptModelFromSalf } from '../../src/models/concept-model.js';
 import { tempDir } from '../helpers/paths.js';
+import { runCli } from '../helpers/run-cli.js';
 import { BLUE, RED, colourModel, scene } from './colour-model.js';
 
 const root = tempDir('salf-video-');
@@ -74,4 +75,45 @@ test('a video file needs ffmpeg: a clear message without it, and its frames are 
   await assert.rejects(explainVideo(model, video, join(root, 'v3'), { concepts: ['red'], ffmpeg: failing }), /ffmpeg could not decode the video \(exit 1\): Invalid data found/);
   await assert.rejects(explainVideo(model, frameDir, join(root, 'v4'), { concepts: ['purple'] }), /unknown concept "purple"/);
   await assert.rejects(explainVideo(model, join(root, 'nothing'), join(root, 'v5'), { concepts: ['red'] }), /nothing: not found/);
+});
+
+test('a bad frame stops the run and names --skip-bad; with skipBad it is left out, reported, and the rest explained', async () => {
+  const dir = join(root, 'with-bad');
+  const files = await writeFramePngs(dir, frames);
+  // Frame 2 truncated mid-stream; a frame of another size appended.
+  const bytes = readFileSync(files[1]!);
+  writeFileSync(files[1]!, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  writeFileSync(join(dir, 'frame-0005.png'), await sharp({ create: { width: 32, height: 48, channels: 3, background: '#ff0000' } }).png().toBuffer());
+  await assert.rejects(
+    explainVideo(model, dir, join(root, 'bad-stop'), { concepts: ['red'], viewSize: 64 }),
+    /frame-0002\.png: cannot decode image .*\(pass --skip-bad to leave such frames out\)/,
+  );
+  assert.equal(existsSync(join(root, 'bad-stop', 'video.json')), false);
+  const res = await explainVideo(model, dir, join(root, 'bad-skip'), { concepts: ['red'], viewSize: 64, skipBad: true });
+  assert.deepEqual(res.frames.map((f) => f.frame), [0, 2, 3]);
+  assert.deepEqual(res.frames.map((f) => f.concepts[0]!.peakCell[1]), [0, 2, 3], 'the remaining frames still follow the bar');
+  assert.deepEqual(res.skipped.map((s) => [s.frame, s.file]), [[1, files[1]], [4, join(dir, 'frame-0005.png')]]);
+  assert.match(res.skipped[0]!.reason, /cannot decode image/);
+  assert.match(res.skipped[1]!.reason, /frame shape differs from the first frame's/);
+  const json = JSON.parse(readFileSync(join(root, 'bad-skip', 'video.json'), 'utf8'));
+  assert.equal(json.skipped.length, 2);
+  const gif = await sharp(join(root, 'bad-skip', 'heatmap-red.gif')).metadata();
+  assert.equal(gif.pages, 3);
+  // The command line: --skip-bad reports the skipped frames on stderr.
+  const modelDir = join(root, 'cli-model');
+  colourModel(root).save(modelDir);
+  const cli = runCli(['video', '--model', modelDir, '--concept', 'red', '--out', join(root, 'bad-cli'), '--view-size', '64', '--skip-bad', dir]);
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stderr, /skipped frame 1: .*frame-0002\.png: cannot decode image/);
+  assert.match(cli.stderr, /2 of 5 frames skipped/);
+  const stopped = runCli(['video', '--model', modelDir, '--concept', 'red', '--out', join(root, 'bad-cli-2'), dir]);
+  assert.notEqual(stopped.status, 0);
+  assert.match(stopped.stderr, /frame-0002\.png: cannot decode image.*--skip-bad/);
+});
+
+test('with skipBad and no readable frame, the error says so', async () => {
+  const dir = join(root, 'all-bad');
+  const files = await writeFramePngs(dir, frames.slice(0, 2));
+  for (const f of files) writeFileSync(f, 'not a png');
+  await assert.rejects(explainVideo(model, dir, join(root, 'all-bad-out'), { concepts: ['red'], skipBad: true }), /no frame could be read \(2 left out; the first: .*frame-0001\.png: cannot decode image/);
 });

@@ -4,7 +4,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../../data/atomic-write.js';
 import { openDataset } from '../../data/datasets.js';
-import { ChatClient } from '../../concepts/chat-client.js';
+import { ChatClient, DEFAULT_MAX_RESPONSE_BYTES } from '../../concepts/chat-client.js';
 import { parseConceptList } from '../../concepts/concept-list.js';
 import { FILTER_DEFAULTS, SentenceEncoder, filterConcepts } from '../../concepts/filter.js';
 import { allConcepts, generateConcepts, parseRawConcepts, readClassNames } from '../../concepts/generate.js';
@@ -13,6 +13,7 @@ import { Engine } from '../../engine/session.js';
 import { ClipModel } from '../../models/clip.js';
 import { finite, fraction, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+import { positiveFloat } from './explain-shared.js';
 import { parseJson } from '../../data/parse-json.js';
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -39,6 +40,9 @@ function generateCommand(): Command {
     .option('--retries <n>', 'retries of a request on rate limits, server errors, network errors and malformed answers', (v) => nonNegativeInt(v), 6)
     .option('--backoff-ms <ms>', 'first retry wait, doubled on each retry (Retry-After wins)', nonNegative, 1000)
     .option('--timeout-ms <ms>', 'time limit of one request', positiveInt, 120_000)
+    .option('--max-wait-ms <ms>', 'longest wait before a retry; a server asking (Retry-After) for longer fails the request', positiveInt, 30_000)
+    .option('--max-total-wait-ms <ms>', 'longest total of the waits of one request', positiveInt, 60_000)
+    .option('--max-response-mb <n>', 'largest answer read, in MiB; a longer one fails the request', positiveFloat, DEFAULT_MAX_RESPONSE_BYTES / 2 ** 20)
     .option('--cache-dir <dir>', 'answer cache; a rerun asks only what is not cached (default <out folder>/chat-cache)')
     .option('--prompts <file>', 'JSON object {name: template} replacing LF-CBM\'s prompts; templates use {class}')
     .option('--keep-case', 'keep the case of the answers (default: lower-case)')
@@ -55,6 +59,9 @@ function generateCommand(): Command {
         maxRetries: flags.retries,
         initialBackoffMs: flags.backoffMs,
         timeoutMs: flags.timeoutMs,
+        maxBackoffMs: flags.maxWaitMs,
+        maxTotalWaitMs: flags.maxTotalWaitMs,
+        maxResponseBytes: Math.floor(flags.maxResponseMb * 2 ** 20),
         onRetry: ({ attempt, waitMs, reason }) => process.stderr.write(`retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s: ${reason}\n`),
       });
       const prompts = flags.prompts !== undefined ? readPrompts(flags.prompts) : undefined;

@@ -18,6 +18,7 @@ export function videoCommand(): Command {
     .option('--max-frames <n>', 'at most this many frames', positiveInt, 300)
     .option('--view-size <px>', 'longer side of the pictures', positiveInt, 256)
     .option('--ffmpeg <path>', 'the ffmpeg executable', 'ffmpeg')
+    .option('--skip-bad', 'leave out frames that cannot be decoded (or differ in size from the first) and report them, instead of stopping')
     .option('--json', 'print JSON instead of text')
     .action(async (source: string, flags) => {
       const model = await openModel(flags);
@@ -28,9 +29,12 @@ export function videoCommand(): Command {
         format: flags.format,
         viewSize: flags.viewSize,
         ffmpeg: flags.ffmpeg,
+        skipBad: flags.skipBad === true,
       });
+      for (const s of res.skipped) process.stderr.write(`skipped frame ${s.frame}: ${s.reason}\n`);
+      if (res.skipped.length > 0) process.stderr.write(`${res.skipped.length} of ${res.skipped.length + res.frames.length} frames skipped\n`);
       if (flags.json) {
-        console.log(JSON.stringify({ frames: res.frames.map(({ concepts, ...f }) => ({ ...f, concepts: concepts.map(({ map: _map, ...c }) => c) })), ranges: res.ranges, files: res.files }, null, 2));
+        console.log(JSON.stringify({ frames: res.frames.map(({ concepts, ...f }) => ({ ...f, concepts: concepts.map(({ map: _map, ...c }) => c) })), skipped: res.skipped, ranges: res.ranges, files: res.files }, null, 2));
         return;
       }
       for (const f of res.frames) {

@@ -37,6 +37,8 @@ export interface ImageList {
   images: ImageEntry[];
   /** True when the listing was cut at the server's limit. */
   truncated: boolean;
+  /** Entries the server could not read while listing (skipped). */
+  skipped: number;
 }
 
 /** The model as the page uses it (what the library's explanation functions read). */
