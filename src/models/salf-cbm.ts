@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, dataF32, f32, getDefaultEngine } from '../engine/session.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
-import { openModelFolder, writeModelFolder } from './model-folder.js';
+import { MANIFEST_FILE, openModelFolder, writeModelFolder } from './model-folder.js';
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
 import { Backbone, type BackboneConfig } from './backbone.js';
 import { extractFeatures } from './extract-features.js';
@@ -178,7 +178,9 @@ export class SalfCbm {
   /** Loads a model directory written by `save`, verifying it (see the module comment). */
   static load(dir: string, engine?: Engine): SalfCbm {
     const configPath = join(dir, 'config.json');
-    if (!existsSync(configPath)) throw new Error(`${dir}: not a SALF-CBM model directory (no config.json)`);
+    if (![configPath, join(dir, MANIFEST_FILE), join(dir, WEIGHTS_FILE)].some((f) => existsSync(f))) {
+      throw new Error(`${dir}: not a SALF-CBM model directory (no config.json)`);
+    }
     const folder = openModelFolder(dir, 'SALF-CBM model folder');
     const config = folder.json('config.json') as SalfCbmConfig;
     if (config?.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(config?.format)})`);
