@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SalfCbm } from '../../src/models/salf-cbm.js';
@@ -33,7 +33,7 @@ function runChild(config: FaultChildConfig): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, output })));
 }
 
-/** The model's files as the manifest lists them (name → SHA-256), and that manifest's own hash. */
+/** The hash of the model's manifest, which lists every model file's SHA-256. */
 function modelHash(dir: string): string {
   return createHash('sha256').update(readFileSync(join(dir, 'manifest.json'))).digest('hex');
 }
@@ -62,7 +62,7 @@ async function trainingSetup(): Promise<{ root: string; options: (name: string) 
 }
 
 test('kill -9 at each training stage, then a rerun, gives the uninterrupted run\'s model files exactly', async () => {
-  const { options } = await trainingSetup();
+  const { root, options } = await trainingSetup();
   await trainSalfCbm(options('reference'));
   const reference = modelHash(options('reference').out);
 
@@ -86,6 +86,7 @@ test('kill -9 at each training stage, then a rerun, gives the uninterrupted run\
     await trainSalfCbm(opts);
     assert.equal(modelHash(opts.out), reference, `${stage}: the resumed model's files equal the uninterrupted run's`);
   }
+  rmSync(root, { recursive: true });
 });
 
 /** Every file under `dir` (relative path → SHA-256). */
@@ -116,4 +117,5 @@ test('kill -9 during world generation: a rerun resumes and ends with the uninter
   assert.equal(other.seed, 4);
   await generateWorld({ ...options('other'), seed: 4 });
   assert.deepEqual(tree(join(root, 'killed')), tree(join(root, 'other')));
+  rmSync(root, { recursive: true });
 });
