@@ -1,7 +1,9 @@
 /** The CLI options that describe a backbone, shared by the commands that need one. */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { BackboneConfig } from '../models/backbone.js';
+import { parseJson } from '../data/parse-json.js';
 import { findFeatureTensorInFile } from '../models/feature-tensor.js';
 import { resolveBackboneModel } from '../models/backbone-source.js';
 import { oneOf, positiveInt, triple } from './options.js';
@@ -49,15 +51,12 @@ interface BackboneFlags {
   backboneConfig?: string;
 }
 
-/** The BackboneConfig the options describe. */
+/**
+ * The BackboneConfig the options describe. A `--backbone-config` file's relative `model` path is
+ * relative to the JSON file's folder (not the working folder), so the file can move with its model.
+ */
 export function backboneConfigFrom(flags: BackboneFlags): BackboneConfig {
-  if (flags.backboneConfig) {
-    try {
-      return JSON.parse(readFileSync(flags.backboneConfig, 'utf8')) as BackboneConfig;
-    } catch (err) {
-      throw new Error(`${flags.backboneConfig}: cannot read the backbone config (${(err as Error).message})`);
-    }
-  }
+  if (flags.backboneConfig) return readBackboneConfig(flags.backboneConfig);
   if (!flags.backbone) throw new Error('--backbone <model.onnx> is required (or --backbone-config <file.json>)');
   // Without --feature-tensor the tensor, its layout and CLS handling are read off the graph;
   // --layout and --cls given explicitly still win.
@@ -77,4 +76,20 @@ export function backboneConfigFrom(flags: BackboneFlags): BackboneConfig {
       std: flags.std,
     },
   };
+}
+
+/** Reads a BackboneConfig JSON file, resolving a relative `model` path against the file's folder. */
+export function readBackboneConfig(file: string): BackboneConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`${file}: cannot read the backbone config (${e.code ?? e.message})`);
+  }
+  const config = parseJson(text, file) as BackboneConfig;
+  if (typeof config !== 'object' || config === null || typeof config.model !== 'string' || config.model === '') {
+    throw new Error(`${file}: a backbone config needs "model": the path of the ONNX model (relative to this file's folder)`);
+  }
+  return { ...config, model: isAbsolute(config.model) ? config.model : resolve(dirname(file), config.model) };
 }

@@ -1,24 +1,86 @@
-/** Atomic file writes: write a temporary sibling, flush it to disk, then rename over the target. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+/**
+ * Atomic file writes: write a temporary sibling, flush it to disk, then rename over the target.
+ * A failed write (a full disk, say) removes its temporary and throws an error naming the target;
+ * temporaries left by a killed process are removed by {@link removeStaleTemporaries}.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+
+const TMP_MARK = '.tmp-';
+/** A temporary from another machine (a shared folder) is taken as abandoned after this long. */
+const FOREIGN_STALE_MS = 24 * 3600 * 1000;
 
 /** Writes `data` to `path` so that readers see either the old file or the complete new one. */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
+  const tmp = `${path}${TMP_MARK}${hostname()}-${process.pid}-${Date.now()}`;
+  let fd: number | undefined;
   try {
+    mkdirSync(dirname(path), { recursive: true });
+    fd = openSync(tmp, 'w');
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     fsyncSync(fd);
-  } finally {
     closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw writeError(path, err);
   }
-  renameSync(tmp, path);
 }
 
 /** Writes pretty JSON atomically. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Removes the temporaries of {@link writeFileAtomic} in `dir` left by processes that died (on
+ * this machine: their process is gone; from elsewhere: older than a day). Returns their names.
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const at = name.lastIndexOf(TMP_MARK);
+    if (at < 0) continue;
+    const m = /^(.*)-(\d+)-(\d+)$/.exec(name.slice(at + TMP_MARK.length));
+    if (!m) continue;
+    const [host, pid] = [m[1]!, Number(m[2])];
+    const path = join(dir, name);
+    try {
+      const stale = host === hostname() ? pid !== process.pid && !processAlive(pid) : Date.now() - statSync(path).mtimeMs > FOREIGN_STALE_MS;
+      if (stale) {
+        rmSync(path, { force: true });
+        removed.push(name);
+      }
+    } catch {
+      // removed by another process meanwhile
+    }
+  }
+  return removed;
+}
+
+/** The error of a failed write, naming the file (and what to do on a full disk); keeps `code`. */
+function writeError(path: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  const hint = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? ': the disk is full (or over quota); free space and run again' : '';
+  return Object.assign(new Error(`${path}: cannot write ${basename(path)} (${e.code ?? e.message})${hint}`, { cause: err }), { code: e.code });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

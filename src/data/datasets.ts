@@ -102,6 +102,7 @@ function officialFolder(kind: DatasetKind, ds: OfficialDataset, valFraction: num
     root: ds.root,
     classes: ds.classes,
     samples: [...ds.train, ...ds.test],
+    warnings: [],
     split(name: SplitName) {
       if (!(name in splits)) throw new Error(`unknown split "${String(name)}" (train, val or test)`);
       return splits[name];

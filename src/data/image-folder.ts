@@ -10,9 +10,9 @@
  * Every listed path must be an image found by the scan; images the file does not list belong to
  * no split.
  */
-import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, join, relative, resolve, sep } from 'node:path';
 import { loadRgb, type Interpolation } from './image-io.js';
 import { Rng } from '../rng.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
@@ -39,6 +39,8 @@ export interface ImageFolder {
   classes: string[];
   /** Every image, sorted by class then by relative path. */
   samples: Sample[];
+  /** Things worth telling the user that do not stop the scan (e.g. class names differing only by case). */
+  warnings: string[];
   /**
    * The samples of one split, in `samples` order. Without a split file or holdout fractions,
    * `train` is every sample and `val`/`test` throw.
@@ -73,7 +75,8 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
 
 /**
  * Scans `root/<class>/**` for images. Fails at once, naming the folder, when the root is missing
- * or holds no class folders, or when a class folder holds no images.
+ * or holds no class folders, when a class folder holds no images, or when a folder link inside a
+ * class loops or leads out of that class's folder (it would label other images as this class).
  */
 export function scanImageFolder(root: string, options: ScanOptions = {}): ImageFolder {
   const absRoot = resolve(root);
@@ -95,12 +98,17 @@ export function scanImageFolder(root: string, options: ScanOptions = {}): ImageF
     .sort(compareStrings);
   if (classes.length === 0) throw new Error(`${absRoot}: no class folders (expected root/<class>/<images>)`);
 
+  const warnings = caseClashes(classes).map(
+    (group) => `${absRoot}: class folders ${group.map((c) => `"${c}"`).join(', ')} differ only by case; they are trained as separate classes`,
+  );
+
   const samples: Sample[] = [];
   const relPaths: string[] = [];
   classes.forEach((name, label) => {
     const found: string[] = [];
     const others = new Set<string>();
-    walk(join(absRoot, name), name, exts, found, others);
+    const classDir = join(absRoot, name);
+    walk(classDir, name, exts, found, others, { classDir, classReal: realpathOf(classDir), visited: new Set() });
     if (found.length === 0) {
       const seen = others.size > 0 ? `; other files found: ${[...others].slice(0, 5).join(', ')}` : '';
       throw new Error(
@@ -125,6 +133,7 @@ export function scanImageFolder(root: string, options: ScanOptions = {}): ImageF
     root: absRoot,
     classes,
     samples,
+    warnings,
     split(name: SplitName): Sample[] {
       if (!SPLIT_NAMES.includes(name)) throw new Error(`unknown split "${String(name)}" (train, val or test)`);
       if (splits) return splits[name];
@@ -327,7 +336,27 @@ export async function* iterateBatches<S extends { path: string }>(
 
 // ---------------------------------------------------------------------------------------------
 
-function walk(dir: string, rel: string, exts: Set<string>, found: string[], others: Set<string>): void {
+/** What {@link walk} needs to refuse folder links that loop or leave the class folder. */
+interface WalkGuard {
+  /** The class folder as named under the root. */
+  classDir: string;
+  /** Its real path (the class folder itself may be a link). */
+  classReal: string;
+  /** Real paths of the folders entered so far. */
+  visited: Set<string>;
+}
+
+function walk(dir: string, rel: string, exts: Set<string>, found: string[], others: Set<string>, guard: WalkGuard): void {
+  const real = realpathOf(dir);
+  if (guard.visited.has(real)) {
+    throw new Error(`${dir}: folder link loop (or a second link to the same folder) in class folder ${guard.classDir}; it leads back to ${real}`);
+  }
+  if (real !== guard.classReal && !isInside(guard.classReal, real)) {
+    throw new Error(
+      `${dir}: folder link leads out of class folder ${guard.classDir} (to ${real}); its images would be labelled as this class — remove the link or copy the images in`,
+    );
+  }
+  guard.visited.add(real);
   let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -339,7 +368,7 @@ function walk(dir: string, rel: string, exts: Set<string>, found: string[], othe
     if (e.name.startsWith('.')) continue;
     const childRel = `${rel}/${e.name}`;
     if (isDirectory(dir, e)) {
-      walk(join(dir, e.name), childRel, exts, found, others);
+      walk(join(dir, e.name), childRel, exts, found, others, guard);
     } else if (exts.has(extname(e.name).toLowerCase())) {
       found.push(childRel);
     } else {
@@ -356,6 +385,30 @@ function isDirectory(parent: string, e: Dirent): boolean {
   } catch {
     return false;
   }
+}
+
+function realpathOf(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`${dir}: cannot resolve folder (${e.code ?? e.message})`);
+  }
+}
+
+function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel);
+}
+
+/** Groups of class names that are equal ignoring case (each group sorted, only groups of two or more). */
+function caseClashes(classes: readonly string[]): string[][] {
+  const byFold = new Map<string, string[]>();
+  for (const c of classes) {
+    const key = c.toLowerCase();
+    byFold.set(key, [...(byFold.get(key) ?? []), c]);
+  }
+  return [...byFold.values()].filter((g) => g.length > 1);
 }
 
 function applySplitFile(file: string, relPaths: readonly string[], samples: readonly Sample[]): Record<SplitName, Sample[]> {

@@ -70,6 +70,12 @@ export function applyEdits(model: Pick<ConceptModel, 'concepts' | 'grid'>, maps:
     const mask = gridMask(e.region, model.grid);
     for (let g = 0; g < G; g++) out[e.concept * G + g]! += e.beta * mask[g]!;
   }
+  for (let i = 0; i < out.length; i++) {
+    if (Number.isFinite(out[i]!)) continue;
+    const m = Math.floor(i / G);
+    const betas = edits.filter((e) => e.concept === m).map((e) => e.beta);
+    throw new Error(`intervention: β ${betas.join(', ')} on concept "${model.concepts[m]}" makes its map ${out[i]} (beyond float32); use a smaller β`);
+  }
   return out;
 }
 
@@ -126,6 +132,11 @@ export async function intervene(model: ConceptModel, out: Pick<ImageOutputs, 'co
   both.set(out.conceptMaps);
   both.set(edited, edited.length);
   const res = await classifyConceptMaps(model, both, 2);
+  const bad = res.logits.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const which = bad < L ? 'the unedited image' : 'the edited image';
+    throw new Error(`intervention: the logit of class "${model.classes[bad % L]}" for ${which} is ${res.logits[bad]} (overflow in the classifier); use a smaller β`);
+  }
   const b = { logits: res.logits.subarray(0, L), activations: res.activations.subarray(0, M), standardised: res.standardised.subarray(0, M) };
   const a = { logits: res.logits.subarray(L), activations: res.activations.subarray(M), standardised: res.standardised.subarray(M) };
   const beforeRank = rankClasses(model, b.logits);

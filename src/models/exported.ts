@@ -15,6 +15,7 @@ import { HEAD_TENSORS } from './head-ops.js';
 import type { SalfOutputs } from './salf-cbm.js';
 import { HEAD_OUTPUTS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
 import { parseJson } from '../data/parse-json.js';
+import { decodeUtf8 } from '../data/utf8.js';
 
 /** Float32 values of an initializer (raw little-endian bytes or float_data). */
 function tensorValues(t: onnxProto.onnx.ITensorProto, source: string): Float32Array {
@@ -75,7 +76,7 @@ export class ExportedSalfCbm implements ConceptModel {
   static async load(path: string, engine: Engine = getDefaultEngine()): Promise<ExportedSalfCbm> {
     const bytes = readOnnxFile(path, 'exported model');
     const side = sidecarPath(path);
-    return ExportedSalfCbm.fromBytes(bytes, path, existsSync(side) ? { path: side, text: readFileSync(side, 'utf8') } : undefined, engine);
+    return ExportedSalfCbm.fromBytes(bytes, path, existsSync(side) ? { path: side, text: decodeUtf8(readFileSync(side), side) } : undefined, engine);
   }
 
   /**
@@ -95,21 +96,30 @@ export class ExportedSalfCbm implements ConceptModel {
       info = parseInfo(meta.value, `${source} (metadata ${EXPORT_METADATA_KEY})`);
     }
     const inits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
-    const get = (name: string, length: number): Float32Array => {
-      const t = inits.get(name);
-      if (!t) throw new Error(`${source}: no initializer ${name}; is this a SALF-CBM export?`);
-      const v = tensorValues(t, source);
-      if (v.length !== length) throw new Error(`${source}: initializer ${name} has ${v.length} values, expected ${length}`);
-      return v;
-    };
     const M = info.concepts.length;
     const L = info.classes.length;
-    const head = {
-      mean: get(HEAD_TENSORS.mean, M),
-      std: get(HEAD_TENSORS.std, M),
-      finalWeight: get(HEAD_TENSORS.finalWeight, L * M),
-      finalBias: get(HEAD_TENSORS.finalBias, L),
+    const get = (name: string, shape: number[]): Float32Array => {
+      const t = inits.get(name);
+      if (!t) throw new Error(`${source}: no initializer ${name}; is this a SALF-CBM export?`);
+      const dims = (t.dims ?? []).map(Number);
+      if (dims.length !== shape.length || dims.some((d, i) => d !== shape[i])) {
+        throw new Error(`${source}: initializer ${name} has shape [${dims.join(', ')}], expected [${shape.join(', ')}] (M=${M} concepts, L=${L} classes in its description)`);
+      }
+      const v = tensorValues(t, source);
+      const length = shape.reduce((a, b) => a * b, 1);
+      if (v.length !== length) throw new Error(`${source}: initializer ${name} has ${v.length} values, expected ${length}`);
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new Error(`${source}: initializer ${name} holds ${v[bad]} at index ${bad}; the export is corrupt or its model diverged`);
+      return v;
     };
+    const head = {
+      mean: get(HEAD_TENSORS.mean, [M]),
+      std: get(HEAD_TENSORS.std, [M]),
+      finalWeight: get(HEAD_TENSORS.finalWeight, [L, M]),
+      finalBias: get(HEAD_TENSORS.finalBias, [L]),
+    };
+    const flat = head.std.findIndex((v) => !(v > 0));
+    if (flat >= 0) throw new Error(`${source}: ${HEAD_TENSORS.std} of concept "${info.concepts[flat]}" is ${head.std[flat]}; standard deviations must be positive`);
     const outputs = new Set((graph.output ?? []).map((o) => o.name));
     for (const name of Object.values(HEAD_OUTPUTS)) {
       if (!outputs.has(name)) throw new Error(`${source}: the model has no output ${name}; is this a SALF-CBM export?`);

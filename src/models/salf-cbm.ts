@@ -9,16 +9,19 @@
  *   weights.safetensors  concept_layer.weight [M,D], standardise.mean [M], standardise.std [M],
  *                        final_layer.weight [L,M], final_layer.bias [L]
  *   metrics.json         training metrics (optional)
+ *   manifest.json        size and SHA-256 of each file above, written last (model-folder.ts)
+ *
+ * Loading verifies every file against the manifest, each tensor's shape against the config and
+ * the names, and refuses non-finite weights and standard deviations that are not positive.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../data/atomic-write.js';
 import { Engine, dataF32, f32, getDefaultEngine } from '../engine/session.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { MANIFEST_FILE, openModelFolder, writeModelFolder } from './model-folder.js';
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
 import { Backbone, type BackboneConfig } from './backbone.js';
 import { extractFeatures } from './extract-features.js';
-import { parseJson } from '../data/parse-json.js';
 
 /** Everything besides the tensors that defines a SALF-CBM. */
 export interface SalfCbmConfig {
@@ -82,6 +85,10 @@ export class SalfCbm {
     check(TENSOR_NAMES.std, weights.std.length, M);
     check(TENSOR_NAMES.finalWeight, weights.finalWeight.length, L * M);
     check(TENSOR_NAMES.finalBias, weights.finalBias.length, L);
+    for (const [key, name] of Object.entries(TENSOR_NAMES) as [keyof HeadWeights, string][]) {
+      const bad = firstNonFinite(weights[key]);
+      if (bad >= 0) throw new Error(`SALF-CBM: ${name} holds ${weights[key][bad]} at index ${bad}; weights must be finite`);
+    }
     if (!POOLINGS.includes(config.pooling)) throw new Error(`SALF-CBM: unknown pooling "${config.pooling}" (use ${POOLINGS.join(', ')})`);
   }
 
@@ -137,11 +144,14 @@ export class SalfCbm {
     return e.map((v) => v / sum);
   }
 
-  /** Saves the model as a directory (atomic per file). */
+  /**
+   * Saves the model as a directory, as a unit: a save that stops part-way leaves a folder that
+   * `load` refuses (model-folder.ts). A `metrics.json` from an earlier save is removed when no
+   * metrics are given.
+   */
   save(dir: string, metrics?: unknown): void {
     const { M, L, D } = this.shape;
-    writeSafetensors(
-      join(dir, 'weights.safetensors'),
+    const weights = encodeSafetensors(
       {
         [TENSOR_NAMES.conceptWeight]: { data: this.weights.conceptWeight, shape: [M, D] },
         [TENSOR_NAMES.mean]: { data: this.weights.mean, shape: [M] },
@@ -151,48 +161,73 @@ export class SalfCbm {
       },
       { format: 'salf-cbm', version: '1' },
     );
-    writeJsonAtomic(join(dir, 'concepts.json'), this.concepts);
-    writeJsonAtomic(join(dir, 'classes.json'), this.classes);
-    if (metrics !== undefined) writeJsonAtomic(join(dir, 'metrics.json'), metrics);
-    writeJsonAtomic(join(dir, 'config.json'), this.config);
+    const json = (value: unknown): string => JSON.stringify(value, null, 2) + '\n';
+    writeModelFolder(
+      dir,
+      {
+        [WEIGHTS_FILE]: weights,
+        'concepts.json': json(this.concepts),
+        'classes.json': json(this.classes),
+        ...(metrics !== undefined ? { 'metrics.json': json(metrics) } : {}),
+        'config.json': json(this.config),
+      },
+      ['metrics.json'],
+    );
   }
 
-  /** Loads a model directory written by `save`. */
+  /** Loads a model directory written by `save`, verifying it (see the module comment). */
   static load(dir: string, engine?: Engine): SalfCbm {
     const configPath = join(dir, 'config.json');
-    if (!existsSync(configPath)) throw new Error(`${dir}: not a SALF-CBM model directory (no config.json)`);
-    const config = readJson<SalfCbmConfig>(configPath);
-    if (config.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(config.format)})`);
-    const concepts = readJson<string[]>(join(dir, 'concepts.json'));
-    const classes = readJson<string[]>(join(dir, 'classes.json'));
-    const { tensors } = readSafetensors(join(dir, 'weights.safetensors'));
-    const get = (name: string): Float32Array => {
+    if (![configPath, join(dir, MANIFEST_FILE), join(dir, WEIGHTS_FILE)].some((f) => existsSync(f))) {
+      throw new Error(`${dir}: not a SALF-CBM model directory (no config.json)`);
+    }
+    const folder = openModelFolder(dir, 'SALF-CBM model folder');
+    const config = folder.json('config.json') as SalfCbmConfig;
+    if (config?.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(config?.format)})`);
+    if (!(Number.isInteger(config.featureDim) && config.featureDim > 0)) throw new Error(`${configPath}: featureDim must be a positive integer, got ${JSON.stringify(config.featureDim)}`);
+    const concepts = stringList(folder.json('concepts.json'), join(dir, 'concepts.json'));
+    const classes = stringList(folder.json('classes.json'), join(dir, 'classes.json'));
+    const weightsPath = join(dir, WEIGHTS_FILE);
+    const { tensors } = decodeSafetensors(folder.bytes(WEIGHTS_FILE), weightsPath);
+    const [M, L, D] = [concepts.length, classes.length, config.featureDim];
+    const get = (name: string, shape: number[]): Float32Array => {
       const t = tensors[name];
-      if (!t) throw new Error(`${join(dir, 'weights.safetensors')}: missing tensor ${name}`);
+      if (!t) throw new Error(`${weightsPath}: missing tensor ${name}`);
+      if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
+        throw new Error(`${weightsPath}: tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] (M=${M} concepts, L=${L} classes, D=${D} from config.json)`);
+      }
+      const bad = firstNonFinite(t.data);
+      if (bad >= 0) throw new Error(`${weightsPath}: tensor ${name} holds ${t.data[bad]} at index ${bad}; the model is corrupt or its training diverged — train it again`);
       return t.data;
     };
+    const std = get(TENSOR_NAMES.std, [M]);
+    const flat = std.findIndex((v) => !(v > 0));
+    if (flat >= 0) throw new Error(`${weightsPath}: ${TENSOR_NAMES.std} of concept "${concepts[flat]}" is ${std[flat]}; standard deviations must be positive`);
     return new SalfCbm(
       config,
       concepts,
       classes,
       {
-        conceptWeight: get(TENSOR_NAMES.conceptWeight),
-        mean: get(TENSOR_NAMES.mean),
-        std: get(TENSOR_NAMES.std),
-        finalWeight: get(TENSOR_NAMES.finalWeight),
-        finalBias: get(TENSOR_NAMES.finalBias),
+        conceptWeight: get(TENSOR_NAMES.conceptWeight, [M, D]),
+        mean: get(TENSOR_NAMES.mean, [M]),
+        std,
+        finalWeight: get(TENSOR_NAMES.finalWeight, [L, M]),
+        finalBias: get(TENSOR_NAMES.finalBias, [L]),
       },
       engine,
     );
   }
 }
 
-function readJson<T>(path: string): T {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read (${(err as Error).message})`);
-  }
-  return parseJson(text, path) as T;
+const WEIGHTS_FILE = 'weights.safetensors';
+
+/** Index of the first NaN or infinity in `data`, or -1. */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+function stringList(value: unknown, path: string): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error(`${path}: expected a JSON array of strings`);
+  return value as string[];
 }

@@ -15,8 +15,13 @@
  * - `masks/<split>/<id>.json`: the image's annotation (ImageAnnotation): class, background and
  *   objects with their concepts, geometry and visible area.
  * Image ids are `<split>-<index, 5 digits>`.
+ *
+ * While a world is generated, `generating.json` (seed, size, counts) marks the folder as
+ * unfinished; each file is written under a temporary name and renamed, so a generation that is
+ * killed leaves only complete files, and a rerun with the same settings resumes (keeping the
+ * images written) while one with other settings starts over. `world.json` is written last.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { CLASSES, RULE_DESCRIPTION, type ClassRule } from './classes.js';
@@ -168,6 +173,17 @@ export function renderWorldImage(
   return { rendered, annotation };
 }
 
+function splitEntry(annotation: ImageAnnotation): SplitEntry {
+  return {
+    id: annotation.id,
+    image: `images/${annotation.label}/${annotation.id}.png`,
+    mask: `masks/${annotation.split}/${annotation.id}.png`,
+    annotation: `masks/${annotation.split}/${annotation.id}.json`,
+    label: annotation.label,
+    classIndex: annotation.classIndex,
+  };
+}
+
 function manifest(seed: number, size: number, counts: WorldCounts): WorldManifest {
   return {
     format: 'salf-cbm-proving-ground',
@@ -187,14 +203,42 @@ function manifest(seed: number, size: number, counts: WorldCounts): WorldManifes
   };
 }
 
-function prepareOutDir(outDir: string): void {
+/** Marks a world folder whose generation has not finished (see the module comment). */
+const GENERATING_FILE = 'generating.json';
+const GENERATED_NAMES = ['world.json', 'index.json', 'split.json', 'split-shifted.json', 'images', 'masks'];
+
+/**
+ * Makes `outDir` ready for a generation with `settings`; returns whether an interrupted
+ * generation with the same settings is resumed (its complete files are kept).
+ */
+function prepareOutDir(outDir: string, settings: object): boolean {
+  const marker = join(outDir, GENERATING_FILE);
+  const wanted = JSON.stringify(settings);
   if (existsSync(outDir)) {
     const entries = readdirSync(outDir);
-    if (entries.length > 0 && !entries.includes('world.json'))
+    if (entries.length > 0 && !entries.includes('world.json') && !entries.includes(GENERATING_FILE))
       throw new Error(`${outDir} is not empty and holds no world.json; refusing to write a world there`);
-    for (const name of ['world.json', 'index.json', 'split.json', 'split-shifted.json', 'images', 'masks']) rmSync(join(outDir, name), { recursive: true, force: true });
+    if (!entries.includes('world.json') && entries.includes(GENERATING_FILE) && readFileSync(marker, 'utf8') === wanted) return true;
+    rmSync(join(outDir, 'world.json'), { force: true }); // first, so a stop below leaves no world that looks complete
+    for (const name of [...GENERATED_NAMES, GENERATING_FILE]) rmSync(join(outDir, name), { recursive: true, force: true });
   }
   mkdirSync(outDir, { recursive: true });
+  writeNamed(marker, wanted);
+  return false;
+}
+
+/** Writes a file under a temporary name, then renames it, with errors naming the file. */
+function writeNamed(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.partial`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    const hint = e.code === 'ENOSPC' ? ': the disk is full; free space and run again (the generation resumes)' : '';
+    throw Object.assign(new Error(`${path}: cannot write (${e.code ?? e.message})${hint}`, { cause: err }), { code: e.code });
+  }
 }
 
 /**
@@ -211,7 +255,7 @@ export async function generateWorld(options: GenerateWorldOptions): Promise<Worl
   }
   if (options.counts.train < CLASSES.length)
     throw new Error(`counts.train must be at least ${CLASSES.length} (one image per class), got ${options.counts.train}`);
-  prepareOutDir(outDir);
+  const resumed = prepareOutDir(outDir, { seed, size, counts: options.counts });
   const total = SPLITS.reduce((s, split) => s + options.counts[split], 0);
   const jobs: { split: SplitName; index: number }[] = [];
   for (const split of SPLITS) for (let i = 0; i < options.counts[split]; i++) jobs.push({ split, index: i });
@@ -224,37 +268,38 @@ export async function generateWorld(options: GenerateWorldOptions): Promise<Worl
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
       const job = jobs[next++]!;
+      const annotationPath = join(outDir, 'masks', job.split, `${imageId(job.split, job.index)}.json`);
+      if (resumed && existsSync(annotationPath)) {
+        // Written last of the image's three files, each renamed into place: the image is complete.
+        splits[job.split][job.index] = splitEntry(JSON.parse(readFileSync(annotationPath, 'utf8')) as ImageAnnotation);
+        onProgress?.(++done, total);
+        continue;
+      }
       const { rendered, annotation } = renderWorldImage(seed, job.split, job.index, size);
-      const entry: SplitEntry = {
-        id: annotation.id,
-        image: `images/${annotation.label}/${annotation.id}.png`,
-        mask: `masks/${job.split}/${annotation.id}.png`,
-        annotation: `masks/${job.split}/${annotation.id}.json`,
-        label: annotation.label,
-        classIndex: annotation.classIndex,
-      };
+      const entry = splitEntry(annotation);
       splits[job.split][job.index] = entry;
       const png = await sharp(Buffer.from(rendered.image.data.buffer, rendered.image.data.byteOffset, rendered.image.data.byteLength), {
         raw: { width: size, height: size, channels: 3 },
       })
         .png({ compressionLevel: 6, adaptiveFiltering: false })
         .toBuffer();
-      writeFileSync(join(outDir, entry.image), png);
-      writeFileSync(join(outDir, entry.mask), encodeGrayPng(rendered.labels, size, size));
-      writeFileSync(join(outDir, entry.annotation), JSON.stringify(annotation) + '\n');
+      writeNamed(join(outDir, entry.image), png);
+      writeNamed(join(outDir, entry.mask), encodeGrayPng(rendered.labels, size, size));
+      writeNamed(join(outDir, entry.annotation), JSON.stringify(annotation) + '\n');
       onProgress?.(++done, total);
     }
   };
   await Promise.all([worker(), worker(), worker()]);
 
-  writeFileSync(join(outDir, 'index.json'), JSON.stringify(splits, null, 1) + '\n');
+  writeNamed(join(outDir, 'index.json'), JSON.stringify(splits, null, 1) + '\n');
   const rel = (split: SplitName): string[] => splits[split].map((e) => e.image.slice('images/'.length));
   const splitFile = (test: SplitName): string =>
     JSON.stringify({ train: rel('train'), val: rel('val'), test: rel(test) }, null, 1) + '\n';
-  writeFileSync(join(outDir, 'split.json'), splitFile('test'));
-  writeFileSync(join(outDir, 'split-shifted.json'), splitFile('shifted'));
+  writeNamed(join(outDir, 'split.json'), splitFile('test'));
+  writeNamed(join(outDir, 'split-shifted.json'), splitFile('shifted'));
   const world = manifest(seed, size, options.counts);
-  writeFileSync(join(outDir, 'world.json'), JSON.stringify(world, null, 2) + '\n');
+  writeNamed(join(outDir, 'world.json'), JSON.stringify(world, null, 2) + '\n');
+  rmSync(join(outDir, GENERATING_FILE));
   return world;
 }
 

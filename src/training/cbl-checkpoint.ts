@@ -4,7 +4,8 @@
  * current and best weights, Adam's moments and step count, the random generator's state and the
  * validation history, in one safetensors file written atomically. It carries a key (a hash of
  * the data and options, built by the caller): a checkpoint with another key belongs to another
- * run and is ignored.
+ * run and is ignored. It also carries the SHA-256 of its tensors and state: a checkpoint changed
+ * after it was written is an error naming the file, never resumed from.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -31,17 +32,14 @@ const FORMAT = 'salf-cbm-cbl-checkpoint-1';
 /** Writes a checkpoint atomically (readers see the previous one or the complete new one). */
 export function saveCblCheckpoint(path: string, key: string, s: CblState): void {
   const t = (data: Float32Array) => ({ data, shape: [data.length] });
+  const state = JSON.stringify({
+    step: s.step, done: s.done, bestStep: s.bestStep, bestValLoss: s.bestValLoss,
+    history: s.history, adamStep: s.adam.step, rng: s.rng,
+  });
   writeSafetensors(
     path,
     { W: t(s.W), best: t(s.best), adam_m: t(s.adam.m), adam_v: t(s.adam.v) },
-    {
-      format: FORMAT,
-      key,
-      state: JSON.stringify({
-        step: s.step, done: s.done, bestStep: s.bestStep, bestValLoss: s.bestValLoss,
-        history: s.history, adamStep: s.adam.step, rng: s.rng,
-      }),
-    },
+    { format: FORMAT, key, state, sha256: contentHash(state, [s.W, s.best, s.adam.m, s.adam.v]) },
   );
 }
 
@@ -58,6 +56,9 @@ export function loadCblCheckpoint(path: string, key: string, size: number): CblS
   const names = ['W', 'best', 'adam_m', 'adam_v'];
   for (const n of names) {
     if (tensors[n]?.data.length !== size) throw new Error(`${path}: tensor ${n} does not hold ${size} values`);
+  }
+  if (metadata.sha256 !== contentHash(metadata.state, names.map((n) => tensors[n]!.data))) {
+    throw new Error(`${path}: the concept-layer checkpoint is corrupt (its SHA-256 does not match its content); delete it to train the concept layer from the start`);
   }
   let st: {
     step: number; done: boolean; bestStep: number; bestValLoss: number | null; history: CblHistoryEntry[];
@@ -80,6 +81,13 @@ export function loadCblCheckpoint(path: string, key: string, size: number): CblS
     adam: { step: st.adamStep, m: tensors.adam_m!.data, v: tensors.adam_v!.data },
     rng: st.rng,
   };
+}
+
+/** SHA-256 of a checkpoint's state text and tensors, in order. */
+function contentHash(state: string, arrays: readonly Float32Array[]): string {
+  const h = createHash('sha256').update(state);
+  for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex');
 }
 
 /** A key for checkpoints: SHA-256 over the given arrays and a JSON description of the options. */

@@ -96,15 +96,33 @@ export interface KeptSplit {
   promptedRows: number[];
 }
 
-/** Opens the data (any layout of src/data/datasets.ts) and splits it (at least 2 training and 2 validation images). */
+/**
+ * Opens the data (any layout of src/data/datasets.ts) and splits it: at least 2 classes, every
+ * class with a training image, and at least 2 training and 2 validation images; checked here,
+ * before any features are computed.
+ */
 export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' | 'valFraction' | 'seed'>): { folder: ImageFolder; train: Sample[]; val: Sample[] } {
   const folder = openDataset(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? 0.1, seed: inputs.seed ?? 0 } });
+  if (folder.classes.length < 2) {
+    throw new Error(`${folder.root}: only one class ("${folder.classes[0]}"); a classifier needs at least 2 (root/<class>/<images>)`);
+  }
   const train = folder.split('train');
   const val = folder.split('val');
   if (train.length < 2 || val.length < 2) {
     throw new Error(`${inputs.data}: need at least 2 training and 2 validation images (got ${train.length} and ${val.length})`);
   }
+  const untrained = classesWithout(folder.classes, train);
+  if (untrained.length > 0) {
+    const where = inputs.splitFile ?? folder.root;
+    throw new Error(`${where}: class(es) ${untrained.map((c) => `"${c}"`).join(', ')} have no training images; give each class at least one`);
+  }
   return { folder, train, val };
+}
+
+/** The classes of `classes` that no sample of `samples` has. */
+export function classesWithout(classes: readonly string[], samples: readonly Sample[]): string[] {
+  const seen = new Set(samples.map((s) => s.label));
+  return classes.filter((_, label) => !seen.has(label));
 }
 
 /**
@@ -113,6 +131,7 @@ export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' |
  */
 export async function openStores(inputs: PrecomputeInputs, stages: readonly PrecomputeStage[], given: { engine?: Engine; clip?: ClipModel } = {}): Promise<PrecomputeStores> {
   const { folder, train, val } = scanSplits(inputs);
+  for (const w of folder.warnings) inputs.progress?.log(`warning: ${w}`);
   const grid = inputs.grid ?? [7, 7];
   const engine = given.engine ?? new Engine({ device: inputs.device });
   const named = new Map<PrecomputeStage, { name: string; store: RowStore }[]>();

@@ -22,7 +22,7 @@ import type { StoreDtype } from '../store/row-store.js';
 import { trainFinalLayer, type FinalLayer } from './final-layer.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from './activations.js';
 import { parseMemoryBudget, usableBytes } from './memory-budget.js';
-import { clipLoadOptions, keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
+import { classesWithout, clipLoadOptions, keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
 import { standardisedMatrix, storeMatrix } from './row-matrix.js';
 import { fitStandardiserStreamed } from './standardise.js';
 import { storeSource } from './store-source.js';
@@ -123,6 +123,13 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
   const trainKept = keptRows(stores, stores.train);
   const valKept = keptRows(stores, stores.val);
   const skipped = skippedImages(stores);
+  const emptied = classesWithout(folder.classes, trainKept.samples);
+  if (emptied.length > 0) {
+    throw new Error(
+      `${folder.root}: every training image of class(es) ${emptied.map((c) => `"${c}"`).join(', ')} failed to decode and was skipped ` +
+        `(${skipped.length} skipped in all, e.g. ${skipped.slice(0, 3).map((s) => s.path).join(', ')}); fix or remove those files, or remove the class folder`,
+    );
+  }
   const G = grid[0] * grid[1];
   const D = stores.backbone!.featureDim;
   const nTrain = trainKept.samples.length;

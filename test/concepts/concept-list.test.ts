@@ -16,3 +16,12 @@ test('an empty or missing concept list is an error naming the file', () => {
   assert.throws(() => readConceptList(empty), /concepts\.txt: the concept list is empty/);
   assert.throws(() => readConceptList(join(dir, 'missing.txt')), /missing\.txt: cannot read concept list/);
 });
+
+test('a concept list with bytes that are not UTF-8 is an error naming the file and line, not a replacement character', () => {
+  const dir = tempDir('salf-concepts-');
+  const file = join(dir, 'latin1.txt');
+  writeFileSync(file, Buffer.concat([Buffer.from('red\n# comment\n'), Buffer.from([0x63, 0x61, 0x66, 0xe9]), Buffer.from('\nblue\n')]));
+  assert.throws(() => readConceptList(file), /latin1\.txt:3: not valid UTF-8/);
+  writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('café\nblue\n')]));
+  assert.deepEqual(readConceptList(file), ['café', 'blue'], 'UTF-8 with a byte-order mark reads');
+});

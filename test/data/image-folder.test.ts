@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import {
@@ -186,4 +186,36 @@ test('loadBatch: bounded concurrency, corrupt files throw or are skipped; iterat
   await assert.rejects(async () => {
     for await (const _ of iterateBatches(f.samples, spec, { batchSize: 4 })) void _;
   }, /broken\.jpg: cannot decode image/);
+});
+
+test('scan: folder links that loop or lead out of the class folder are refused, naming the link', async () => {
+  const root = tempDir('salf-folder-links-');
+  await writeImage(join(root, 'cat', 'a.png'), 10);
+  await writeImage(join(root, 'dog', 'b.png'), 20);
+  symlinkSync('..', join(root, 'cat', 'up'));
+  assert.throws(() => scanImageFolder(root), (e: Error) => e.message.includes(join(root, 'cat', 'up')) && /leads out of class folder/.test(e.message));
+  rmSync(join(root, 'cat', 'up'));
+  // Two links back to the class folder: before, the scan recursed exponentially (a hang).
+  symlinkSync('../cat', join(root, 'cat', 'self'));
+  symlinkSync('.', join(root, 'cat', 'self2'));
+  assert.throws(() => scanImageFolder(root), /folder link loop/);
+  rmSync(join(root, 'cat', 'self'));
+  rmSync(join(root, 'cat', 'self2'));
+  // A class folder that is itself a link (e.g. to other storage) is fine.
+  const outside = tempDir('salf-folder-linked-class-');
+  await writeImage(join(outside, 'deep', 'c.png'), 30);
+  symlinkSync(outside, join(root, 'bird'));
+  const f = scanImageFolder(root);
+  assert.deepEqual(f.classes, ['bird', 'cat', 'dog']);
+  assert.deepEqual(f.samples.map((s) => s.label), [0, 1, 2]);
+});
+
+test('scan: class names that differ only by case are warned about', async () => {
+  const root = tempDir('salf-folder-case-');
+  await writeImage(join(root, 'Cat', 'a.png'), 10);
+  await writeImage(join(root, 'cat', 'b.png'), 20);
+  await writeImage(join(root, 'dog', 'c.png'), 30);
+  const f = scanImageFolder(root);
+  assert.equal(f.warnings.length, 1);
+  assert.match(f.warnings[0]!, /"Cat", "cat" differ only by case/);
 });

@@ -83,4 +83,8 @@ test('raising a concept a class relies on, inside an object, moves the predictio
   await assert.rejects(intervene(model, out, []), /no edits given/);
   await assert.rejects(intervene(model, out, [{ concept: 9, beta: 1, region }]), /concept index 9 is out of range/);
   await assert.rejects(intervene(model, out, [{ concept: 1, beta: Number.NaN, region }]), /β must be a finite number/);
+  // Finite as a double but not as float32 (before: "NaN%" probabilities and exit 0).
+  await assert.rejects(intervene(model, out, [{ concept: 2, beta: 1e39, region }]), /β 1e\+39 on concept "blue" makes its map Infinity/);
+  // Within float32 but overflowing once weighted and summed in the classifier.
+  await assert.rejects(intervene(model, out, [{ concept: 2, beta: 3e38, region }, { concept: 0, beta: -3e38, region }]), /logit of class ".*" for the edited image is (-?Infinity|NaN).*smaller β/);
 });

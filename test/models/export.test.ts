@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ortWeb from 'onnxruntime-web';
-import { GraphBuilder, attr, decodeModel } from '../../src/engine/onnx-builder.js';
+import type onnxProto from 'onnx-proto';
+import { GraphBuilder, attr, decodeModel, encodeModel } from '../../src/engine/onnx-builder.js';
+import { HEAD_TENSORS } from '../../src/models/head-ops.js';
 import { conceptModelFromSalf } from '../../src/models/concept-model.js';
 import { exportSalfCbm, sidecarPath } from '../../src/models/export.js';
 import { ExportedSalfCbm, compareForward } from '../../src/models/exported.js';
@@ -152,4 +154,30 @@ test('bad files fail with messages naming them', async () => {
   await assert.rejects(ExportedSalfCbm.load(join(root, 'bad-side.onnx')), /bad-side\.json: not a SALF-CBM export description/);
   const broken = randomModel({ ...cnnConfig, model: text }, 32, 'mean');
   await assert.rejects(exportSalfCbm(broken, join(root, 'never.onnx')), /notes\.onnx: not an ONNX model/);
+});
+
+test('an export with non-finite or swapped-shape classifier tensors, or a sidecar that is not UTF-8, is refused naming it', async () => {
+  const model = randomModel(cnnConfig, 32, 'mean');
+  const path = join(root, 'checked.onnx');
+  await exportSalfCbm(model, path);
+  const original = readFileSync(path);
+  const edit = (name: string, change: (t: onnxProto.onnx.ITensorProto) => void): void => {
+    const proto = decodeModel(original, path);
+    change(proto.graph!.initializer!.find((i) => i.name === name)!);
+    writeFileSync(path, encodeModel(proto));
+  };
+  const nan = (t: onnxProto.onnx.ITensorProto): void => {
+    const values = t.rawData && t.rawData.length > 0 ? new Float32Array(Uint8Array.from(t.rawData).buffer) : Float32Array.from(t.floatData ?? []);
+    values[1] = Number.NaN;
+    t.rawData = new Uint8Array(values.buffer);
+    t.floatData = [];
+  };
+  edit(HEAD_TENSORS.finalWeight, nan);
+  await assert.rejects(ExportedSalfCbm.load(path), /checked\.onnx: initializer salf_head_final_weight holds NaN at index 1/);
+  edit(HEAD_TENSORS.finalWeight, (t) => void (t.dims = [...t.dims!].reverse()));
+  await assert.rejects(ExportedSalfCbm.load(path), /checked\.onnx: initializer salf_head_final_weight has shape \[5, 3\], expected \[3, 5\]/);
+  writeFileSync(path, original);
+  const side = sidecarPath(path);
+  writeFileSync(side, Buffer.concat([readFileSync(side), Buffer.from('\n'), Buffer.from([0xe9])]));
+  await assert.rejects(ExportedSalfCbm.load(path), /checked\.json:\d+: not valid UTF-8/);
 });

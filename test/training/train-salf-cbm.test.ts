@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SalfCbm } from '../../src/models/salf-cbm.js';
 import type { BackboneConfig } from '../../src/models/backbone.js';
@@ -84,4 +84,21 @@ test('bad input fails before any long work, naming the problem', async () => {
   await assert.rejects(trainSalfCbm({ ...options, backbone: { ...options.backbone, model: notOnnx } }), /not-a-model\.onnx/);
   mkdirSync(join(options.data, 'empty-class'));
   await assert.rejects(trainSalfCbm(options), /empty-class/);
+});
+
+test('a single class is refused before features are computed; --skip-bad that empties a class is refused naming it', async () => {
+  const { root, options } = await setup();
+  const one = join(root, 'one-class');
+  mkdirSync(join(one, 'reddish'), { recursive: true });
+  for (let i = 0; i < 8; i++) copyFileSync(join(options.data, 'reddish', `${i}.png`), join(one, 'reddish', `${i}.png`));
+  await assert.rejects(trainSalfCbm({ ...options, data: one, cacheDir: join(root, 'c1') }), /only one class folder \("reddish"\).*at least 2/);
+  assert.ok(!existsSync(join(root, 'c1')), 'nothing was computed');
+
+  mkdirSync(join(options.data, 'broken'));
+  for (const n of ['a', 'b', 'c']) writeFileSync(join(options.data, 'broken', `${n}.png`), 'not a png');
+  await assert.rejects(
+    trainSalfCbm({ ...options, skipBad: true }),
+    (e: Error) => /every training image of class\(es\) "broken" failed to decode/.test(e.message) && e.message.includes(join('broken', 'a.png')),
+  );
+  assert.ok(!existsSync(join(options.out, 'config.json')), 'no model was saved');
 });
