@@ -10,7 +10,7 @@
  * itself unless a job record says a distributed job fills them (then it refuses with the status,
  * unless asked to compute the missing shards). Training uses the rows kept in both stores.
  */
-import { openDataset } from '../data/datasets.js';
+import { openDataset, type Dataset } from '../data/datasets.js';
 import type { ImageFolder, Sample } from '../data/image-folder.js';
 import { loadRgb } from '../data/image-io.js';
 import type { ResizeSpec } from '../data/rgb-image.js';
@@ -101,10 +101,10 @@ export interface KeptSplit {
  * class with a training image, and at least 2 training and 2 validation images; checked here,
  * before any features are computed.
  */
-export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' | 'valFraction' | 'seed'>): { folder: ImageFolder; train: Sample[]; val: Sample[] } {
+export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' | 'valFraction' | 'seed'>): { folder: Dataset; train: Sample[]; val: Sample[] } {
   const folder = openDataset(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? 0.1, seed: inputs.seed ?? 0 } });
   if (folder.classes.length < 2) {
-    throw new Error(`${folder.root}: only one class ("${folder.classes[0]}"); a classifier needs at least 2 (root/<class>/<images>)`);
+    throw new Error(`${folder.root}: only one class${folder.kind === 'folder' ? ' folder' : ''} ("${folder.classes[0]}"); a classifier needs at least 2 (root/<class>/<images>)`);
   }
   const train = folder.split('train');
   const val = folder.split('val');

@@ -5,11 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { colourModel } from '../explain/colour-model.js';
 import { tempDir } from '../helpers/paths.js';
 import { openServedModel } from '../../src/serve/model-source.js';
+import { SalfCbm } from '../../src/models/salf-cbm.js';
 
 const past = new Date('2001-01-01T00:00:00Z');
 
@@ -22,11 +23,17 @@ test('a model file replaced by a copy with an older modification time is exporte
   assert.deepEqual(first.info.concepts, ['red', 'green', 'blue', 'bright']);
   assert.match((await openServedModel(modelDir)).notes.join('\n'), /using the export/);
 
-  // An edited concepts.json, copied in the way `cp -p` does: new bytes, an old modification time.
-  const edited = join(dir, 'concepts.json');
-  writeFileSync(edited, readFileSync(join(modelDir, 'concepts.json'), 'utf8').replace('"red"', '"rot"'));
-  utimesSync(edited, past, past);
-  cpSync(edited, join(modelDir, 'concepts.json'), { preserveTimestamps: true });
+  // The model folder replaced by a copy of another save (a concept renamed), in the way `cp -p`
+  // does: new bytes, old modification times.
+  const model = colourModel(dir);
+  const renamed = new SalfCbm(model.config, model.concepts.map((c) => (c === 'red' ? 'rot' : c)), model.classes, model.weights);
+  const edited = join(dir, 'edited');
+  mkdirSync(edited);
+  renamed.save(edited);
+  for (const name of readdirSync(edited)) {
+    utimesSync(join(edited, name), past, past);
+    cpSync(join(edited, name), join(modelDir, name), { preserveTimestamps: true });
+  }
   const after = await openServedModel(modelDir);
   assert.match(after.notes.join('\n'), /exported the model to .*model files changed/);
   assert.deepEqual(after.info.concepts, ['rot', 'green', 'blue', 'bright']);
