@@ -9,8 +9,7 @@
  */
 import { dataF32, f32 } from '../engine/session.js';
 import type { ConceptModel } from '../models/concept-model.js';
-import { buildClassifierModel } from '../models/head-ops.js';
-import { HEAD_OUTPUTS } from '../models/salf-head.js';
+import { HEAD_OUTPUTS, buildClassifierModel } from '../models/salf-head.js';
 import type { ImageOutputs } from './analyse.js';
 import { rankClasses, type ClassScore } from './contributions.js';
 import { gridMask, type RasterRegion } from './raster.js';

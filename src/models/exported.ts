@@ -11,9 +11,8 @@ import { Engine, getDefaultEngine, type ort } from '../engine/session.js';
 import { runImageBatches } from '../engine/image-batches.js';
 import type { ConceptModel } from './concept-model.js';
 import { EXPORT_METADATA_KEY, sidecarPath, type ExportInfo } from './export.js';
-import { HEAD_TENSORS } from './head-ops.js';
 import type { SalfOutputs } from './salf-cbm.js';
-import { HEAD_OUTPUTS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
+import { HEAD_OUTPUTS, HEAD_TENSORS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
 import { parseJson } from '../data/parse-json.js';
 
 /** Float32 values of an initializer (raw little-endian bytes or float_data). */
