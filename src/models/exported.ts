@@ -147,9 +147,16 @@ export class ExportedSalfCbm implements ConceptModel {
     return res;
   }
 
-  /** Releases the ONNX Runtime session. */
-  release(): Promise<void> {
-    return this.session.release();
+  /**
+   * Releases the model's session and those cached under it (the intervention graph); the
+   * model cannot run afterwards.
+   */
+  async dispose(): Promise<void> {
+    await Promise.all([this.engine.evict(this), this.session.release()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 }
 

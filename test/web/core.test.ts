@@ -106,7 +106,7 @@ for (const pooling of ['mean', 'max', 'softmax'] as const) {
       close(mine.activations, ref.activations.subarray(i * M, (i + 1) * M), 1e-5, 'activations');
       close(mine.standardised, ref.standardised.subarray(i * M, (i + 1) * M), 1e-5, 'standardised');
     }
-    await exported.release();
+    await exported.dispose();
   });
 }
 
@@ -175,7 +175,7 @@ test('one image: contributions for any class, regions and heatmaps are the libra
   assert.equal(ex.intervention(), undefined);
   assert.throws(() => ex.addEdit({ concept: 9, beta: 1, region: all }), /concept index 9 is out of range/);
   assert.throws(() => ex.addEdit({ concept: 0, beta: NaN, region: all }), /β must be a finite number/);
-  await exported.release();
+  await exported.dispose();
 });
 
 test('the page preprocesses as the library does (centre crop, resize), from RGBA canvas pixels', async () => {

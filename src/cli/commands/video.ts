@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { explainVideo } from '../../explain/video.js';
 import { short } from '../../explain/svg.js';
 import { finite, oneOf, positiveInt } from '../options.js';
-import { addModelOptions, collect, openModel, pct } from './explain-shared.js';
+import { addModelOptions, collect, modelEngine, openModel, pct } from './explain-shared.js';
 
 export function videoCommand(): Command {
   const cmd = new Command('video')
@@ -20,7 +20,8 @@ export function videoCommand(): Command {
     .option('--ffmpeg <path>', 'the ffmpeg executable', 'ffmpeg')
     .option('--json', 'print JSON instead of text')
     .action(async (source: string, flags) => {
-      const model = await openModel(flags);
+      await using engine = modelEngine(flags);
+      await using model = await openModel(flags, engine);
       const res = await explainVideo(model, source, flags.out, {
         concepts: flags.concept,
         fps: flags.fps,
