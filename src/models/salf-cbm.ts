@@ -123,10 +123,12 @@ export class SalfCbm implements ModelResource {
   }
 
   /**
-   * Releases the head's session (the backbone's is the engine's, shared by the models of the
-   * same backbone file). The model stays usable: a later forward pass opens it again.
+   * Releases the head's session and forgets the loaded backbone (whose session is the engine's,
+   * shared by the models of the same backbone file, released with the engine). The model stays
+   * usable: a later forward pass opens them again.
    */
   async dispose(): Promise<void> {
+    this.backboneLoad = undefined;
     await this.engine.evict(this);
   }
 
