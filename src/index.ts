@@ -24,7 +24,8 @@ export { gridCentres, defaultRadius, drawCircle } from './similarity/prompting.j
 export { trainConceptLayer, trainWithCutoff, interpretabilityCutoff } from './training/train-cbl.js';
 export { glmSaga } from './training/glm-saga.js';
 export { trainFinalLayer } from './training/final-layer.js';
-export { fitStandardiser, applyStandardiser, poolConceptMaps } from './training/standardise.js';
+export { fitStandardiser, applyStandardiser } from './training/standardise.js';
+export { poolMaps } from './web/core/classify.js';
 export { trainSalfCbm, type TrainSalfCbmOptions, type TrainingMetrics } from './training/train-salf-cbm.js';
 export type { Progress } from './progress.js';
 export * from './explain/index.js';

@@ -26,7 +26,7 @@ import { pipeline } from '@huggingface/transformers';
 import { iterateBatches } from '../data/image-folder.js';
 import { toChwNormalised } from '../data/image-io.js';
 import { GraphBuilder, attr } from '../engine/onnx-builder.js';
-import { Engine, dataF32, f32, getDefaultEngine, ort, type Device } from '../engine/session.js';
+import { Engine, dataF32, f32, getDefaultEngine, ort, type Device, type ModelResource } from '../engine/session.js';
 import type { ImageEncoder, TextEncoder } from '../models/encoders.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { compareCodePoints } from './generate.js';
@@ -545,7 +545,7 @@ type FeatureExtractor = ((texts: string[], options: { pooling: 'mean' | 'cls'; n
  * transformers.js' ONNX form, e.g. `Xenova/all-mpnet-base-v2` (needs the hub or its cache).
  * Embeddings are pooled and L2-normalised, like sentence-transformers' all-mpnet-base-v2.
  */
-export class SentenceEncoder implements TextEncoder {
+export class SentenceEncoder implements TextEncoder, ModelResource {
   private constructor(
     readonly id: string,
     readonly embedDim: number,
@@ -590,7 +590,12 @@ export class SentenceEncoder implements TextEncoder {
     return out;
   }
 
+  /** Releases the model's session. */
   async dispose(): Promise<void> {
     await this.extractor.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 }

@@ -114,6 +114,17 @@ export class GraphBuilder {
     return this.initializer(name, 'float32', dims, Float32Array.from(values));
   }
 
+  /**
+   * A float32 constant holding the transpose (C×R) of the R×C row-major matrix `a`: the right
+   * operand of a MatMul by Wᵀ.
+   */
+  constF32Transposed(a: Float32Array, rows: number, cols: number, name = this.fresh('c')): string {
+    if (a.length !== rows * cols) throw new Error(`${this.name}: ${name} has ${a.length} values, expected ${rows}×${cols}`);
+    const t = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c]!;
+    return this.initializer(name, 'float32', [cols, rows], t);
+  }
+
   /** An int64 constant (shapes, axes), 1-D unless dims are given. */
   constI64(values: number[], dims: number[] = [values.length], name = this.fresh('c')): string {
     return this.initializer(name, 'int64', dims, BigInt64Array.from(values.map((v) => BigInt(v))));

@@ -35,10 +35,6 @@ export interface LinearHead {
   source: string;
 }
 
-/** Distinguishes heads in the engine's graph cache. */
-const headIds = new WeakMap<LinearHead, number>();
-let nextHeadId = 0;
-
 const PASS_THROUGH = new Set(['Identity', 'Flatten', 'Reshape', 'Squeeze', 'Dropout']);
 
 /** A float32 constant of the graph (initializer or Constant node), or undefined. */
@@ -198,19 +194,16 @@ export function readHeadFile(path: string): LinearHead {
 
 /**
  * Logits of every class at every position, n×P×L, for channels-last features n×P×D:
- * `maps[i, p, c] = Σ_d W[c, d] F[i, p, d]` (one ONNX MatMul).
+ * `maps[i, p, c] = Σ_d W[c, d] F[i, p, d]` (one ONNX MatMul, cached under `head` in `engine`
+ * until `engine.evict(head)`).
  */
 export async function allClassMaps(engine: Engine, head: LinearHead, F: Float32Array, n: number, P: number): Promise<Float32Array> {
   const { L, D } = head;
   if (F.length !== n * P * D) throw new Error(`CAM: features have ${F.length} values, expected ${n}×${P}×${D} (the head has D = ${D})`);
-  let id = headIds.get(head);
-  if (id === undefined) headIds.set(head, (id = nextHeadId++));
-  const session = await engine.cached(`eval-cam:${id}:${L}x${D}:${P}`, () => {
+  const session = await engine.cached(head, `eval-cam:${P}`, () => {
     const b = new GraphBuilder('eval_cam');
     const x = b.input('features', 'float32', ['n', P, D]);
-    const wt = new Float32Array(D * L);
-    for (let l = 0; l < L; l++) for (let d = 0; d < D; d++) wt[d * L + l] = head.weight[l * D + d]!;
-    b.op('MatMul', [x, b.constF32(wt, [D, L])], {}, 'cam');
+    b.op('MatMul', [x, b.constF32Transposed(head.weight, L, D)], {}, 'cam');
     b.output('cam', 'float32', ['n', P, L]);
     return b.toBytes();
   });
@@ -218,13 +211,11 @@ export async function allClassMaps(engine: Engine, head: LinearHead, F: Float32A
   return dataF32(out.cam!, 'class maps');
 }
 
-/** The head's logits on pooled features X (n×D → n×L), one ONNX Gemm. */
+/** The head's logits on pooled features X (n×D → n×L), one ONNX Gemm (cached under `head`, as allClassMaps). */
 export async function headLogits(engine: Engine, head: LinearHead, X: Float32Array, n: number): Promise<Float32Array> {
   const { L, D } = head;
   if (X.length !== n * D) throw new Error(`head logits: ${X.length} values, expected ${n}×${D}`);
-  let id = headIds.get(head);
-  if (id === undefined) headIds.set(head, (id = nextHeadId++));
-  const session = await engine.cached(`eval-head:${id}:${L}x${D}`, () => {
+  const session = await engine.cached(head, 'eval-head', () => {
     const b = new GraphBuilder('eval_head');
     const x = b.input('pooled', 'float32', ['n', D]);
     b.op('Gemm', [x, b.constF32(head.weight, [L, D]), b.constF32(head.bias, [L])], { transB: attr.i(1) }, 'logits');

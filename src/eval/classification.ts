@@ -143,25 +143,25 @@ function gatherRows(X: Float32Array, width: number, rows: readonly number[]): Fl
   return out;
 }
 
-/** X (n×D) times Wᵀ (W: M×D) in ONNX Runtime, n×M. */
-async function project(engine: Engine, key: string, X: Float32Array, n: number, W: Float32Array, M: number, D: number): Promise<Float32Array> {
-  const session = await engine.cached(`eval-project:${key}:${M}x${D}`, () => {
-    const b = new GraphBuilder('eval_project');
-    const x = b.input('x', 'float32', ['n', D]);
-    const wt = new Float32Array(D * M);
-    for (let m = 0; m < M; m++) for (let d = 0; d < D; d++) wt[d * M + m] = W[m * D + d]!;
-    b.op('MatMul', [x, b.constF32(wt, [D, M])], {}, 'y');
-    b.output('y', 'float32', ['n', M]);
-    return b.toBytes();
-  });
-  const out = new Float32Array(n * M);
-  const chunk = 8192;
-  for (let s = 0; s < n; s += chunk) {
-    const k = Math.min(chunk, n - s);
-    const res = await session.run({ x: f32(X.subarray(s * D, (s + k) * D), [k, D]) });
-    out.set(dataF32(res.y!, 'projection'), s * M);
+/** X (n×D) times Wᵀ (W: M×D) in ONNX Runtime, n×M; the session, used once, is released. */
+async function project(engine: Engine, X: Float32Array, n: number, W: Float32Array, M: number, D: number): Promise<Float32Array> {
+  const b = new GraphBuilder('eval_project');
+  const x = b.input('x', 'float32', ['n', D]);
+  b.op('MatMul', [x, b.constF32Transposed(W, M, D)], {}, 'y');
+  b.output('y', 'float32', ['n', M]);
+  const session = await engine.open(b.toBytes(), 'the LF-CBM concept layer');
+  try {
+    const out = new Float32Array(n * M);
+    const chunk = 8192;
+    for (let s = 0; s < n; s += chunk) {
+      const k = Math.min(chunk, n - s);
+      const res = await session.run({ x: f32(X.subarray(s * D, (s + k) * D), [k, D]) });
+      out.set(dataF32(res.y!, 'projection'), s * M);
+    }
+    return out;
+  } finally {
+    await session.release();
   }
-  return out;
 }
 
 /** Runs every comparison (see the module comment). */
@@ -171,223 +171,230 @@ export async function evaluateClassification(options: ClassificationEvalOptions)
   for (const m of methods) if (!CLS_METHODS.includes(m)) throw new Error(`classification: unknown method '${String(m)}' (${CLS_METHODS.join(', ')})`);
   const engine = options.engine ?? new Engine({ device: options.device });
   const salf = typeof options.model === 'string' ? SalfCbm.load(options.model, engine) : options.model;
-  const seed = options.seed ?? 0;
-  const splitName = options.split ?? 'test';
+  let loadedClip: ClipModel | undefined;
+  try {
+    const seed = options.seed ?? 0;
+    const splitName = options.split ?? 'test';
 
-  // Data and splits (checked before any long work).
-  const folder = openDataset(options.data, options.splitFile
-    ? { splitFile: options.splitFile }
-    : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
-  if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {
-    throw new Error(`${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`);
-  }
-  const trainS = folder.split('train');
-  const valS = folder.split('val');
-  const evalS = folder.split(splitName);
-  if (trainS.length < 2 || valS.length < 1 || evalS.length < 1) {
-    throw new Error(`${options.data}: need ≥ 2 training, ≥ 1 validation and ≥ 1 ${splitName} images (got ${trainS.length}, ${valS.length}, ${evalS.length})`);
-  }
-  const all: Sample[] = [];
-  const at = new Map<string, number>();
-  const splitOf = (samples: Sample[]): Split => {
-    const rows = samples.map((s) => {
-      let r = at.get(s.path);
-      if (r === undefined) {
-        r = all.length;
-        at.set(s.path, r);
-        all.push(s);
-      }
-      return r;
-    });
-    return { rows, n: rows.length, y: Int32Array.from(samples, (s) => s.label) };
-  };
-  const train = splitOf(trainS);
-  const val = splitOf(valS);
-  const ev = splitOf(evalS);
-  const L = folder.classes.length;
-
-  const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
-  const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
-  if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
-  const useLf = methods.includes('lfcbm');
-  const clip = useLf ? await ClipModel.load(options.clip ?? salf.config.clip.source, { device: options.device }) : undefined;
-  const lfConcepts = [...(options.lfcbmConcepts ?? salf.concepts)];
-  if (useLf && lfConcepts.length === 0) throw new Error('classification: the LF-CBM concept list is empty');
-
-  const feats = await computeFeatures(backbone, salf, clip, all, engine, options, progress);
-  const D = backbone.featureDim;
-  const M = salf.shape.M;
-  const alpha = 0.99;
-  const lam = options.lam ?? (salf.config.finalLayer.mode === 'sparse' && salf.config.finalLayer.lambda ? salf.config.finalLayer.lambda * alpha : 7e-4);
-  const epochs = options.epochs ?? 1000;
-  const targets = [...(options.necTargets ?? [5, 10, 15, 20, 25, 30])];
-  const pathOpts = { k: options.path?.k ?? 25, epsilon: options.path?.epsilon ?? 1e-3, epochs: options.path?.epochs ?? 200 };
-
-  const rows: ClsRow[] = [];
-  const curves: ClassificationResult['necCurves'] = [];
-  const xy = (X: Float32Array, width: number, s: Split): XY => ({ X: gatherRows(X, width, s.rows), y: s.y });
-  let lfInfo: ClassificationResult['lfcbm'];
-
-  // Each method's rows and curve are cached once computed, so a rerun resumes after the last one.
-  const results = new ShardCache(options.cacheDir, 'classification-results', {
-    v: 1,
-    features: feats.cacheDir,
-    split: splitName,
-    rows: arraysIdentity([Float32Array.from(train.rows), Float32Array.from(val.rows), Float32Array.from(ev.rows)]),
-    lam, epochs, targets, pathOpts, seed,
-    salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
-    lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
-  }, 1);
-  interface StepResult { rows: ClsRow[]; curves: ClassificationResult['necCurves']; lfcbm?: ClassificationResult['lfcbm'] }
-  let reusedSteps = 0;
-  const step = async (index: number, run: () => Promise<void>): Promise<void> => {
-    const cached = results.readJson<StepResult>(index);
-    if (cached) {
-      rows.push(...cached.rows);
-      curves.push(...cached.curves);
-      if (cached.lfcbm) lfInfo = cached.lfcbm;
-      reusedSteps++;
-      return;
+    // Data and splits (checked before any long work).
+    const folder = openDataset(options.data, options.splitFile
+      ? { splitFile: options.splitFile }
+      : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
+    if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {
+      throw new Error(`${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`);
     }
-    const [r0, c0] = [rows.length, curves.length];
-    await run();
-    results.writeJson(index, { rows: rows.slice(r0), curves: curves.slice(c0), ...(index === 2 && lfInfo ? { lfcbm: lfInfo } : {}) });
-  };
-
-  /** Sparse (single λ) row and NEC curve of standardised features. */
-  const sparseAndCurve = async (method: string, label: string, Xall: Float32Array, width: number, std: Standardiser, extra: Partial<ClsRow>, own?: { W: Float32Array; b: Float32Array }): Promise<void> => {
-    const stdz = (s: Split): XY => {
-      const d = xy(Xall, width, s);
-      return { X: applyStandardiser(d.X, s.n, width, std), y: d.y };
+    const trainS = folder.split('train');
+    const valS = folder.split('val');
+    const evalS = folder.split(splitName);
+    if (trainS.length < 2 || valS.length < 1 || evalS.length < 1) {
+      throw new Error(`${options.data}: need ≥ 2 training, ≥ 1 validation and ≥ 1 ${splitName} images (got ${trainS.length}, ${valS.length}, ${evalS.length})`);
+    }
+    const all: Sample[] = [];
+    const at = new Map<string, number>();
+    const splitOf = (samples: Sample[]): Split => {
+      const rows = samples.map((s) => {
+        let r = at.get(s.path);
+        if (r === undefined) {
+          r = all.length;
+          at.set(s.path, r);
+          all.push(s);
+        }
+        return r;
+      });
+      return { rows, n: rows.length, y: Int32Array.from(samples, (s) => s.label) };
     };
-    const tr = stdz(train);
-    const va = stdz(val);
-    const te = stdz(ev);
-    let W: Float32Array;
-    let b: Float32Array;
-    let lambda: number | undefined;
-    let note: string | undefined;
-    if (own) {
-      ({ W, b } = own);
-      lambda = salf.config.finalLayer.lambda;
-      note = "the model's own final layer";
-    } else {
-      progress.start(`${label} (λ = ${(lam / alpha).toExponential(2)})`, epochs);
-      const fl = await trainFinalLayer({
-        Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'sparse', lam, epochsPerLambda: epochs, seed, engine,
-        onProgress: (p) => progress.update(p.epoch),
-      });
-      progress.stop();
-      ({ W, b, lambda } = fl);
-    }
-    const acc = (await evaluateLinear(engine, W, b, te, L, width)).acc;
-    rows.push({ method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) });
-    if (targets.length === 0) return;
-    progress.start(`${label}: λ path`, pathOpts.k);
-    const points = await glmSaga({
-      X: tr.X, y: tr.y, nClasses: L, alpha, k: pathOpts.k, epsilon: pathOpts.epsilon, doZero: false,
-      epochsPerLambda: pathOpts.epochs, val: va, seed, engine,
-      onProgress: (p) => progress.update(p.lambdaIndex + (p.point ? 1 : 0), `NEC ${p.point ? p.point.nec.toFixed(1) : '…'}`),
-    });
-    progress.stop();
-    const curve: NecPoint[] = [];
-    for (const t of targets) {
-      const p = points[selectPathPoint(points, 'nec', t)]!;
-      curve.push({ target: t, nec: p.nec, nnz: p.nnz, lambda: p.lambda, accuracy: (await evaluateLinear(engine, p.W, p.b, te, L, width)).acc });
-    }
-    curves.push({ method, label, points: curve });
-  };
+    const train = splitOf(trainS);
+    const val = splitOf(valS);
+    const ev = splitOf(evalS);
+    const L = folder.classes.length;
 
-  // (a) The backbone's own classifier.
-  if (methods.includes('standard')) await step(0, async () => {
-    const Lh = backbone.numClasses;
-    if (Lh === undefined || !feats.logits) {
-      rows.push({ method: 'standard', label: 'standard (backbone head)', note: 'the backbone config names no logits tensor' });
-    } else if (Lh !== L) {
-      rows.push({ method: 'standard', label: 'standard (backbone head)', note: `the head has ${Lh} classes, the data set ${L}` });
-    } else {
-      let correct = 0;
-      ev.rows.forEach((r, k) => {
-        const z = feats.logits!.subarray(r * L, (r + 1) * L);
-        let best = 0;
-        for (let c = 1; c < L; c++) if (z[c]! > z[best]!) best = c;
-        if (best === ev.y[k]) correct++;
-      });
-      rows.push({ method: 'standard', label: 'standard (backbone head)', accuracy: correct / ev.n });
-    }
-  });
+    const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
+    const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
+    if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
+    const useLf = methods.includes('lfcbm');
+    const clip = (loadedClip = useLf ? await ClipModel.load(options.clip ?? salf.config.clip.source, { device: options.device }) : undefined);
+    const lfConcepts = [...(options.lfcbmConcepts ?? salf.concepts)];
+    if (useLf && lfConcepts.length === 0) throw new Error('classification: the LF-CBM concept list is empty');
 
-  // (b) Sparse final layer on pooled backbone features.
-  if (methods.includes('standard-sparse')) await step(1, async () => {
-    const std = fitStandardiser(gatherRows(feats.gap, D, train.rows), train.n, D);
-    await sparseAndCurve('standard-sparse', 'standard, sparse', feats.gap, D, std, {});
-  });
+    const feats = await computeFeatures(backbone, salf, clip, all, engine, options, progress);
+    const D = backbone.featureDim;
+    const M = salf.shape.M;
+    const alpha = 0.99;
+    const lam = options.lam ?? (salf.config.finalLayer.mode === 'sparse' && salf.config.finalLayer.lambda ? salf.config.finalLayer.lambda * alpha : 7e-4);
+    const epochs = options.epochs ?? 1000;
+    const targets = [...(options.necTargets ?? [5, 10, 15, 20, 25, 30])];
+    const pathOpts = { k: options.path?.k ?? 25, epsilon: options.path?.epsilon ?? 1e-3, epochs: options.path?.epochs ?? 200 };
 
-  // (c) LF-CBM: non-spatial concept layer on pooled features, global CLIP similarities.
-  const clipFeats = feats.clip;
-  if (useLf && clip && clipFeats) await step(2, async () => {
-    const E = clip.embedDim;
-    const T = await clip.encodeTexts(lfConcepts);
-    const lf = options.lfcbm ?? {};
-    const maxSteps = lf.maxSteps ?? 1000;
-    progress.start('LF-CBM concept layer', maxSteps);
-    const trained = await trainWithCutoff({
-      train: { F: gatherRows(feats.gap, D, train.rows), I: gatherRows(clipFeats, E, train.rows), n: train.n },
-      val: { F: gatherRows(feats.gap, D, val.rows), I: gatherRows(clipFeats, E, val.rows), n: val.n },
-      T, M: lfConcepts.length, G: 1, D, E,
-      lr: lf.lr, maxSteps, stepSamples: lf.stepSamples, valEvery: lf.valEvery, cutoff: lf.cutoff, seed, engine,
-      onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}`),
-    });
-    progress.stop();
-    const Mk = trained.kept.length;
-    const acts = await project(engine, `lfcbm:${arraysIdentity([trained.Wc])}`, feats.gap, all.length, trained.Wc, Mk, D);
-    const std = fitStandardiser(gatherRows(acts, Mk, train.rows), train.n, Mk);
-    lfInfo = { conceptsGiven: lfConcepts.length, conceptsKept: Mk, cutoff: trained.report.cutoff, dropped: trained.report.dropped.map((d) => lfConcepts[d.index]!) };
-    await sparseAndCurve('lfcbm', 'LF-CBM, sparse', acts, Mk, std, { concepts: Mk });
-  });
+    const rows: ClsRow[] = [];
+    const curves: ClassificationResult['necCurves'] = [];
+    const xy = (X: Float32Array, width: number, s: Split): XY => ({ X: gatherRows(X, width, s.rows), y: s.y });
+    let lfInfo: ClassificationResult['lfcbm'];
 
-  // (d) SALF-CBM, sparse and dense.
-  if (methods.includes('salf')) await step(3, async () => {
-    const std: Standardiser = { mean: salf.weights.mean, std: salf.weights.std };
-    const own = salf.config.finalLayer.mode === 'sparse' ? { W: salf.weights.finalWeight, b: salf.weights.finalBias } : undefined;
-    await sparseAndCurve('salf-sparse', 'SALF-CBM, sparse', feats.salf, M, std, { concepts: M }, own);
-    const stdz = (s: Split): XY => ({ X: applyStandardiser(gatherRows(feats.salf, M, s.rows), s.n, M, std), y: s.y });
-    const te = stdz(ev);
-    let W: Float32Array;
-    let b: Float32Array;
-    let note: string | undefined;
-    if (salf.config.finalLayer.mode === 'dense') {
-      ({ finalWeight: W, finalBias: b } = salf.weights);
-      note = "the model's own final layer";
-    } else {
+    // Each method's rows and curve are cached once computed, so a rerun resumes after the last one.
+    const results = new ShardCache(options.cacheDir, 'classification-results', {
+      v: 1,
+      features: feats.cacheDir,
+      split: splitName,
+      rows: arraysIdentity([Float32Array.from(train.rows), Float32Array.from(val.rows), Float32Array.from(ev.rows)]),
+      lam, epochs, targets, pathOpts, seed,
+      salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
+      lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
+    }, 1);
+    interface StepResult { rows: ClsRow[]; curves: ClassificationResult['necCurves']; lfcbm?: ClassificationResult['lfcbm'] }
+    let reusedSteps = 0;
+    const step = async (index: number, run: () => Promise<void>): Promise<void> => {
+      const cached = results.readJson<StepResult>(index);
+      if (cached) {
+        rows.push(...cached.rows);
+        curves.push(...cached.curves);
+        if (cached.lfcbm) lfInfo = cached.lfcbm;
+        reusedSteps++;
+        return;
+      }
+      const [r0, c0] = [rows.length, curves.length];
+      await run();
+      results.writeJson(index, { rows: rows.slice(r0), curves: curves.slice(c0), ...(index === 2 && lfInfo ? { lfcbm: lfInfo } : {}) });
+    };
+
+    /** Sparse (single λ) row and NEC curve of standardised features. */
+    const sparseAndCurve = async (method: string, label: string, Xall: Float32Array, width: number, std: Standardiser, extra: Partial<ClsRow>, own?: { W: Float32Array; b: Float32Array }): Promise<void> => {
+      const stdz = (s: Split): XY => {
+        const d = xy(Xall, width, s);
+        return { X: applyStandardiser(d.X, s.n, width, std), y: d.y };
+      };
       const tr = stdz(train);
       const va = stdz(val);
-      progress.start('SALF-CBM, dense', epochs);
-      ({ W, b } = await trainFinalLayer({
-        Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'dense', epochsPerLambda: epochs, seed, engine,
-        onProgress: (p) => progress.update(p.epoch),
-      }));
+      const te = stdz(ev);
+      let W: Float32Array;
+      let b: Float32Array;
+      let lambda: number | undefined;
+      let note: string | undefined;
+      if (own) {
+        ({ W, b } = own);
+        lambda = salf.config.finalLayer.lambda;
+        note = "the model's own final layer";
+      } else {
+        progress.start(`${label} (λ = ${(lam / alpha).toExponential(2)})`, epochs);
+        const fl = await trainFinalLayer({
+          Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'sparse', lam, epochsPerLambda: epochs, seed, engine,
+          onProgress: (p) => progress.update(p.epoch),
+        });
+        progress.stop();
+        ({ W, b, lambda } = fl);
+      }
+      const acc = (await evaluateLinear(engine, W, b, te, L, width)).acc;
+      rows.push({ method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) });
+      if (targets.length === 0) return;
+      progress.start(`${label}: λ path`, pathOpts.k);
+      const points = await glmSaga({
+        X: tr.X, y: tr.y, nClasses: L, alpha, k: pathOpts.k, epsilon: pathOpts.epsilon, doZero: false,
+        epochsPerLambda: pathOpts.epochs, val: va, seed, engine,
+        onProgress: (p) => progress.update(p.lambdaIndex + (p.point ? 1 : 0), `NEC ${p.point ? p.point.nec.toFixed(1) : '…'}`),
+      });
       progress.stop();
-    }
-    rows.push({
-      method: 'salf-dense', label: 'SALF-CBM, dense', accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
-      nnz: nonZeros(W), nec: nec(W, L, M), concepts: M, ...(note ? { note } : {}),
-    });
-  });
-  if (reusedSteps > 0) progress.log(`classification: reused ${reusedSteps} cached method result(s) from ${results.dir}`);
+      const curve: NecPoint[] = [];
+      for (const t of targets) {
+        const p = points[selectPathPoint(points, 'nec', t)]!;
+        curve.push({ target: t, nec: p.nec, nnz: p.nnz, lambda: p.lambda, accuracy: (await evaluateLinear(engine, p.W, p.b, te, L, width)).acc });
+      }
+      curves.push({ method, label, points: curve });
+    };
 
-  return {
-    data: folder.root,
-    split: splitName,
-    images: { train: train.n, val: val.n, eval: ev.n },
-    classes: L,
-    backbone: config.model,
-    lam,
-    rows,
-    necCurves: curves,
-    ...(lfInfo ? { lfcbm: lfInfo } : {}),
-    cache: { features: feats.cacheDir, results: results.dir },
-  };
+    // (a) The backbone's own classifier.
+    if (methods.includes('standard')) await step(0, async () => {
+      const Lh = backbone.numClasses;
+      if (Lh === undefined || !feats.logits) {
+        rows.push({ method: 'standard', label: 'standard (backbone head)', note: 'the backbone config names no logits tensor' });
+      } else if (Lh !== L) {
+        rows.push({ method: 'standard', label: 'standard (backbone head)', note: `the head has ${Lh} classes, the data set ${L}` });
+      } else {
+        let correct = 0;
+        ev.rows.forEach((r, k) => {
+          const z = feats.logits!.subarray(r * L, (r + 1) * L);
+          let best = 0;
+          for (let c = 1; c < L; c++) if (z[c]! > z[best]!) best = c;
+          if (best === ev.y[k]) correct++;
+        });
+        rows.push({ method: 'standard', label: 'standard (backbone head)', accuracy: correct / ev.n });
+      }
+    });
+
+    // (b) Sparse final layer on pooled backbone features.
+    if (methods.includes('standard-sparse')) await step(1, async () => {
+      const std = fitStandardiser(gatherRows(feats.gap, D, train.rows), train.n, D);
+      await sparseAndCurve('standard-sparse', 'standard, sparse', feats.gap, D, std, {});
+    });
+
+    // (c) LF-CBM: non-spatial concept layer on pooled features, global CLIP similarities.
+    const clipFeats = feats.clip;
+    if (useLf && clip && clipFeats) await step(2, async () => {
+      const E = clip.embedDim;
+      const T = await clip.encodeTexts(lfConcepts);
+      const lf = options.lfcbm ?? {};
+      const maxSteps = lf.maxSteps ?? 1000;
+      progress.start('LF-CBM concept layer', maxSteps);
+      const trained = await trainWithCutoff({
+        train: { F: gatherRows(feats.gap, D, train.rows), I: gatherRows(clipFeats, E, train.rows), n: train.n },
+        val: { F: gatherRows(feats.gap, D, val.rows), I: gatherRows(clipFeats, E, val.rows), n: val.n },
+        T, M: lfConcepts.length, G: 1, D, E,
+        lr: lf.lr, maxSteps, stepSamples: lf.stepSamples, valEvery: lf.valEvery, cutoff: lf.cutoff, seed, engine,
+        onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}`),
+      });
+      progress.stop();
+      const Mk = trained.kept.length;
+      const acts = await project(engine, feats.gap, all.length, trained.Wc, Mk, D);
+      const std = fitStandardiser(gatherRows(acts, Mk, train.rows), train.n, Mk);
+      lfInfo = { conceptsGiven: lfConcepts.length, conceptsKept: Mk, cutoff: trained.report.cutoff, dropped: trained.report.dropped.map((d) => lfConcepts[d.index]!) };
+      await sparseAndCurve('lfcbm', 'LF-CBM, sparse', acts, Mk, std, { concepts: Mk });
+    });
+
+    // (d) SALF-CBM, sparse and dense.
+    if (methods.includes('salf')) await step(3, async () => {
+      const std: Standardiser = { mean: salf.weights.mean, std: salf.weights.std };
+      const own = salf.config.finalLayer.mode === 'sparse' ? { W: salf.weights.finalWeight, b: salf.weights.finalBias } : undefined;
+      await sparseAndCurve('salf-sparse', 'SALF-CBM, sparse', feats.salf, M, std, { concepts: M }, own);
+      const stdz = (s: Split): XY => ({ X: applyStandardiser(gatherRows(feats.salf, M, s.rows), s.n, M, std), y: s.y });
+      const te = stdz(ev);
+      let W: Float32Array;
+      let b: Float32Array;
+      let note: string | undefined;
+      if (salf.config.finalLayer.mode === 'dense') {
+        ({ finalWeight: W, finalBias: b } = salf.weights);
+        note = "the model's own final layer";
+      } else {
+        const tr = stdz(train);
+        const va = stdz(val);
+        progress.start('SALF-CBM, dense', epochs);
+        ({ W, b } = await trainFinalLayer({
+          Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'dense', epochsPerLambda: epochs, seed, engine,
+          onProgress: (p) => progress.update(p.epoch),
+        }));
+        progress.stop();
+      }
+      rows.push({
+        method: 'salf-dense', label: 'SALF-CBM, dense', accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
+        nnz: nonZeros(W), nec: nec(W, L, M), concepts: M, ...(note ? { note } : {}),
+      });
+    });
+    if (reusedSteps > 0) progress.log(`classification: reused ${reusedSteps} cached method result(s) from ${results.dir}`);
+
+    return {
+      data: folder.root,
+      split: splitName,
+      images: { train: train.n, val: val.n, eval: ev.n },
+      classes: L,
+      backbone: config.model,
+      lam,
+      rows,
+      necCurves: curves,
+      ...(lfInfo ? { lfcbm: lfInfo } : {}),
+      cache: { features: feats.cacheDir, results: results.dir },
+    };
+  } finally {
+    // What this evaluation opened goes with it: CLIP, and the engine when it made one, else the
+    // sessions of the model it loaded.
+    await Promise.all([loadedClip?.dispose(), options.engine ? (salf === options.model ? undefined : salf.dispose()) : engine.dispose()]);
+  }
 }
 
 /** Per-image features of every sample, from cached shards or computed. */

@@ -242,98 +242,105 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
   for (const m of methods) if (!SEG_METHODS.includes(m)) throw new Error(`segmentation: unknown method '${String(m)}' (${SEG_METHODS.join(', ')})`);
   const engine = options.engine ?? new Engine({ device: options.device });
   const salf = typeof options.model === 'string' ? SalfCbm.load(options.model, engine) : options.model;
-  const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
-  const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
-  if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
-
-  // SALF map mode.
-  let salfMode: 'concept' | 'contribution' | undefined;
-  const classConcept = classConceptIndex(salf.classes, salf.concepts, options.classConcept, options.classConcepts);
-  if (methods.includes('salf')) {
-    const wanted = options.salfMap ?? 'auto';
-    const missing = salf.classes.filter((_, l) => classConcept[l]! < 0);
-    if (wanted === 'concept' && missing.length > 0) {
-      throw new Error(`segmentation: no concept names the class(es) ${missing.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}${missing.length > 5 ? ' …' : ''} (${options.classConcepts ? 'the given class concepts are not among the model\'s concepts' : `template ${JSON.stringify(options.classConcept ?? DEFAULT_TEMPLATES.join(' | '))}`}); give --class-concept(s) or use the contribution map`);
-    }
-    if (wanted !== 'auto' && wanted !== 'concept' && wanted !== 'contribution') throw new Error(`segmentation: salfMap must be auto, concept or contribution (got ${String(wanted)})`);
-    salfMode = wanted === 'auto' ? (missing.length === 0 ? 'concept' : 'contribution') : wanted;
-  }
-
-  // CAM head and Score-CAM classifier.
   let head: LinearHead | undefined;
-  if (methods.includes('cam') || (methods.includes('scorecam') && backbone.numClasses === undefined)) head = backboneHead(backbone, options.headFile);
-  const scoreModel = methods.includes('scorecam') ? scoreCamModel(engine, backbone, head) : undefined;
-  if (head && backbone.numClasses !== undefined && backbone.numClasses !== head.L) {
-    throw new Error(`${head.source}: the head has ${head.L} classes but the logits tensor ${config.logitsTensor} has ${backbone.numClasses}`);
-  }
+  try {
+    const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
+    const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
+    if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
 
-  const ctx: Context = {
-    engine, salf, backbone, methods, salfMode, classConcept, head, scoreModel,
-    camRelu: options.camRelu ?? true,
-    scoreCamBatch: options.scoreCamBatch ?? 32,
-  };
-  const dataset = options.dataset;
-  const count = Math.min(dataset.length, options.limit ?? dataset.length);
-  if (count < 1) throw new Error(`segmentation: ${dataset.name} has no images to evaluate`);
-  const w = salf.weights;
-  const cache = new ShardCache(options.cacheDir, 'segmentation', {
-    v: 1,
-    model: arraysIdentity([w.conceptWeight, w.mean, w.std, w.finalWeight, w.finalBias]),
-    grid: salf.config.grid,
-    pooling: salf.config.pooling,
-    backbone: config,
-    backboneFile: fileIdentity([config.model]),
-    data: dataset.identity,
-    methods,
-    salfMode,
-    classConcept: salfMode === 'concept' ? classConcept : undefined,
-    head: head ? arraysIdentity([head.weight, head.bias]) : undefined,
-    camRelu: ctx.camRelu,
-  }, options.shardSize ?? 16);
-
-  const records: ImageRecord[] = [];
-  const shards = cache.shards(count);
-  progress.start(`segmentation (${methods.join(', ')})`, count);
-  let reused = 0;
-  for (let s = 0; s < shards; s++) {
-    const range = cache.range(s, count);
-    let shard = cache.readJson<Shard>(s);
-    if (shard && (shard.range[0] !== range[0] || shard.range[1] !== range[1])) shard = undefined;
-    if (shard) {
-      reused++;
-    } else {
-      const examples: SegExample[] = [];
-      for (let i = range[0]; i < range[1]; i++) examples.push(await dataset.read(i));
-      shard = { range, images: (await processBatch(ctx, examples, false)).records };
-      cache.writeJson(s, shard);
+    // SALF map mode.
+    let salfMode: 'concept' | 'contribution' | undefined;
+    const classConcept = classConceptIndex(salf.classes, salf.concepts, options.classConcept, options.classConcepts);
+    if (methods.includes('salf')) {
+      const wanted = options.salfMap ?? 'auto';
+      const missing = salf.classes.filter((_, l) => classConcept[l]! < 0);
+      if (wanted === 'concept' && missing.length > 0) {
+        throw new Error(`segmentation: no concept names the class(es) ${missing.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}${missing.length > 5 ? ' …' : ''} (${options.classConcepts ? 'the given class concepts are not among the model\'s concepts' : `template ${JSON.stringify(options.classConcept ?? DEFAULT_TEMPLATES.join(' | '))}`}); give --class-concept(s) or use the contribution map`);
+      }
+      if (wanted !== 'auto' && wanted !== 'concept' && wanted !== 'contribution') throw new Error(`segmentation: salfMap must be auto, concept or contribution (got ${String(wanted)})`);
+      salfMode = wanted === 'auto' ? (missing.length === 0 ? 'concept' : 'contribution') : wanted;
     }
-    records.push(...shard.images);
-    progress.update(range[1]);
-  }
-  progress.stop();
-  if (reused > 0) progress.log(`segmentation: reused ${reused} of ${shards} cached shard(s) from ${cache.dir}`);
 
-  const result: SegmentationResult = {
-    dataset: dataset.name,
-    images: count,
-    inputSize: backbone.inputSize,
-    backbone: config.model,
-    ...(salfMode ? { salfMap: salfMode } : {}),
-    ...(head ? { camHead: head.source } : {}),
-    methods: methods.map((m) => ({ method: m, label: SEG_METHOD_LABELS[m], ...summariseSegmentation(records.map((r) => r.stats[m]!)) })),
-    cacheDir: cache.dir,
-  };
-  if (records.every((r) => r.pred.salf !== undefined && r.pred.backbone !== undefined)) {
-    result.predictionAgreement = records.filter((r) => r.pred.salf === r.pred.backbone).length / records.length;
-  }
+    // CAM head and Score-CAM classifier.
+    if (methods.includes('cam') || (methods.includes('scorecam') && backbone.numClasses === undefined)) head = backboneHead(backbone, options.headFile);
+    const scoreModel = methods.includes('scorecam') ? scoreCamModel(engine, backbone, head) : undefined;
+    if (head && backbone.numClasses !== undefined && backbone.numClasses !== head.L) {
+      throw new Error(`${head.source}: the head has ${head.L} classes but the logits tensor ${config.logitsTensor} has ${backbone.numClasses}`);
+    }
 
-  if (options.figure) {
-    const k = Math.min(options.figure.count ?? 4, count);
-    const examples: SegExample[] = [];
-    for (let i = 0; i < k; i++) examples.push(await dataset.read(i));
-    const { rows } = await processBatch(ctx, examples, true);
-    await writeHeatmapFigure(options.figure.path, rows);
-    result.figure = { path: options.figure.path, images: examples.map((e) => e.id), columns: ['image', 'ground truth', ...methods.map((m) => SEG_METHOD_LABELS[m])] };
+    const ctx: Context = {
+      engine, salf, backbone, methods, salfMode, classConcept, head, scoreModel,
+      camRelu: options.camRelu ?? true,
+      scoreCamBatch: options.scoreCamBatch ?? 32,
+    };
+    const dataset = options.dataset;
+    const count = Math.min(dataset.length, options.limit ?? dataset.length);
+    if (count < 1) throw new Error(`segmentation: ${dataset.name} has no images to evaluate`);
+    const w = salf.weights;
+    const cache = new ShardCache(options.cacheDir, 'segmentation', {
+      v: 1,
+      model: arraysIdentity([w.conceptWeight, w.mean, w.std, w.finalWeight, w.finalBias]),
+      grid: salf.config.grid,
+      pooling: salf.config.pooling,
+      backbone: config,
+      backboneFile: fileIdentity([config.model]),
+      data: dataset.identity,
+      methods,
+      salfMode,
+      classConcept: salfMode === 'concept' ? classConcept : undefined,
+      head: head ? arraysIdentity([head.weight, head.bias]) : undefined,
+      camRelu: ctx.camRelu,
+    }, options.shardSize ?? 16);
+
+    const records: ImageRecord[] = [];
+    const shards = cache.shards(count);
+    progress.start(`segmentation (${methods.join(', ')})`, count);
+    let reused = 0;
+    for (let s = 0; s < shards; s++) {
+      const range = cache.range(s, count);
+      let shard = cache.readJson<Shard>(s);
+      if (shard && (shard.range[0] !== range[0] || shard.range[1] !== range[1])) shard = undefined;
+      if (shard) {
+        reused++;
+      } else {
+        const examples: SegExample[] = [];
+        for (let i = range[0]; i < range[1]; i++) examples.push(await dataset.read(i));
+        shard = { range, images: (await processBatch(ctx, examples, false)).records };
+        cache.writeJson(s, shard);
+      }
+      records.push(...shard.images);
+      progress.update(range[1]);
+    }
+    progress.stop();
+    if (reused > 0) progress.log(`segmentation: reused ${reused} of ${shards} cached shard(s) from ${cache.dir}`);
+
+    const result: SegmentationResult = {
+      dataset: dataset.name,
+      images: count,
+      inputSize: backbone.inputSize,
+      backbone: config.model,
+      ...(salfMode ? { salfMap: salfMode } : {}),
+      ...(head ? { camHead: head.source } : {}),
+      methods: methods.map((m) => ({ method: m, label: SEG_METHOD_LABELS[m], ...summariseSegmentation(records.map((r) => r.stats[m]!)) })),
+      cacheDir: cache.dir,
+    };
+    if (records.every((r) => r.pred.salf !== undefined && r.pred.backbone !== undefined)) {
+      result.predictionAgreement = records.filter((r) => r.pred.salf === r.pred.backbone).length / records.length;
+    }
+
+    if (options.figure) {
+      const k = Math.min(options.figure.count ?? 4, count);
+      const examples: SegExample[] = [];
+      for (let i = 0; i < k; i++) examples.push(await dataset.read(i));
+      const { rows } = await processBatch(ctx, examples, true);
+      await writeHeatmapFigure(options.figure.path, rows);
+      result.figure = { path: options.figure.path, images: examples.map((e) => e.id), columns: ['image', 'ground truth', ...methods.map((m) => SEG_METHOD_LABELS[m])] };
+    }
+    return result;
+  } finally {
+    // What this evaluation opened goes with it: the engine when it made one, else the sessions
+    // of the model it loaded and those cached under the CAM head.
+    if (!options.engine) await engine.dispose();
+    else await Promise.all([salf === options.model ? undefined : salf.dispose(), head ? engine.evict(head) : undefined]);
   }
-  return result;
 }

@@ -9,8 +9,7 @@
  */
 import { dataF32, f32 } from '../engine/session.js';
 import type { ConceptModel } from '../models/concept-model.js';
-import { buildClassifierModel } from '../models/head-ops.js';
-import { HEAD_OUTPUTS } from '../models/salf-head.js';
+import { HEAD_OUTPUTS, buildClassifierModel } from '../models/salf-head.js';
 import type { ImageOutputs } from './analyse.js';
 import { rankClasses, type ClassScore } from './contributions.js';
 import { gridMask, type RasterRegion } from './raster.js';
@@ -33,23 +32,13 @@ export interface ClassifierOutputs {
   standardised: Float32Array;
 }
 
-const ids = new WeakMap<object, number>();
-let nextId = 0;
-
 /** Pools, standardises and classifies n sets of concept maps (n×M×Gh×Gw) with the model's head. */
 export async function classifyConceptMaps(model: ConceptModel, maps: Float32Array, n: number): Promise<ClassifierOutputs> {
   const M = model.concepts.length;
   const L = model.classes.length;
   const [gh, gw] = model.grid;
   if (maps.length !== n * M * gh * gw) throw new Error(`classifyConceptMaps: ${maps.length} values, expected n×M×Gh×Gw = ${n}×${M}×${gh}×${gw}`);
-  let id = ids.get(model.head);
-  if (id === undefined) {
-    id = nextId++;
-    ids.set(model.head, id);
-  }
-  const session = await model.engine.cached(`salf-classifier:${model.pooling}:${id}`, () =>
-    buildClassifierModel({ M, L, grid: model.grid }, model.head, model.pooling),
-  );
+  const session = await model.engine.cached(model, 'salf-classifier', () => buildClassifierModel({ M, L, grid: model.grid }, model.head, model.pooling));
   const out = await session.run({ [HEAD_OUTPUTS.conceptMaps]: f32(maps, [n, M, gh, gw]) });
   return {
     logits: dataF32(out[HEAD_OUTPUTS.logits]!),

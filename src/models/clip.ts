@@ -19,7 +19,7 @@ import {
   CLIPVisionModelWithProjection,
   env as hfEnv,
 } from '@huggingface/transformers';
-import { Engine, ort, type Device } from '../engine/session.js';
+import { Engine, ort, type Device, type ModelResource } from '../engine/session.js';
 import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
 import type { ImageEncoder, TextEncoder as TextEncoderApi } from './encoders.js';
 
@@ -242,7 +242,7 @@ interface Parts {
 }
 
 /** CLIP's two towers behind the {@link ImageEncoder} and {@link TextEncoderApi} interfaces. */
-export class ClipModel implements ImageEncoder, TextEncoderApi {
+export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
   readonly id: string;
   readonly inputSize: number;
   readonly mean: readonly [number, number, number];
@@ -498,6 +498,10 @@ export class ClipModel implements ImageEncoder, TextEncoderApi {
   /** Releases both sessions. */
   async dispose(): Promise<void> {
     await Promise.all([this.vision.dispose(), this.text.dispose()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
 }

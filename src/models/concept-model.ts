@@ -4,14 +4,17 @@
  * pixels to the head's outputs and expose the names and the learned classifier tensors.
  */
 import { existsSync, statSync } from 'node:fs';
-import { Engine, getDefaultEngine } from '../engine/session.js';
+import { Engine, getDefaultEngine, type ModelResource } from '../engine/session.js';
 import type { BackboneConfig } from './backbone.js';
 import { ExportedSalfCbm } from './exported.js';
 import { SalfCbm, type SalfOutputs } from './salf-cbm.js';
 import type { HeadWeights, Pooling } from './salf-head.js';
 
-/** A SALF-CBM as the explanation tools see it. */
-export interface ConceptModel {
+/**
+ * A SALF-CBM as the explanation tools see it. Graphs built for it (the intervention graph) are
+ * cached under it in its engine; `dispose()` releases them with the model's own sessions.
+ */
+export interface ConceptModel extends ModelResource {
   /** The M concepts, in weight order. */
   readonly concepts: readonly string[];
   /** The L classes, in logit order. */
@@ -29,9 +32,12 @@ export interface ConceptModel {
   forwardPixels(pixels: Float32Array, n: number): Promise<SalfOutputs>;
 }
 
-/** A `SalfCbm` (model directory) as a ConceptModel; `engine` should be the one it was loaded with. */
+/**
+ * A `SalfCbm` (model directory) as a ConceptModel; `engine` should be the one it was loaded with.
+ * Its `dispose()` releases what is cached under it and the model's own sessions.
+ */
 export function conceptModelFromSalf(model: SalfCbm, engine: Engine = getDefaultEngine()): ConceptModel {
-  return {
+  const view: ConceptModel = {
     concepts: model.concepts,
     classes: model.classes,
     grid: model.config.grid,
@@ -44,7 +50,14 @@ export function conceptModelFromSalf(model: SalfCbm, engine: Engine = getDefault
       const { features } = await backbone.run(pixels, n);
       return model.forwardFeatures(features, n);
     },
+    async dispose(): Promise<void> {
+      await Promise.all([engine.evict(view), model.dispose()]);
+    },
+    async [Symbol.asyncDispose](): Promise<void> {
+      await view.dispose();
+    },
   };
+  return view;
 }
 
 /**

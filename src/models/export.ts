@@ -9,7 +9,7 @@
  * the preprocessing; the same JSON is also stored in the model's metadata (key `salf_cbm`), so
  * the .onnx file alone is enough.
  *
- * The head is appended with ops valid at the backbone's own opset (see `head-ops.ts`): the
+ * The head is appended with ops valid at the backbone's own opset (see `salf-head.ts`): the
  * backbone's nodes are never re-interpreted under another opset, unless it is older than 7,
  * when it is raised to 7 (with a warning).
  */
@@ -19,9 +19,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../data/atomic-write.js';
 import { GraphBuilder, encodeModel, type ModelProto } from '../engine/onnx-builder.js';
 import { appendNodes, defaultOpset, listTensors } from '../engine/surgery.js';
 import { FEATURES_OUTPUT } from './backbone.js';
-import { HEAD_MIN_OPSET, addPortableHeadNodes } from './head-ops.js';
 import type { SalfCbm, SalfCbmConfig } from './salf-cbm.js';
-import { HEAD_OUTPUTS, type Pooling } from './salf-head.js';
+import { HEAD_MIN_OPSET, HEAD_OUTPUTS, addHeadNodes, type Pooling } from './salf-head.js';
 import type { BackboneConfig } from './backbone.js';
 
 /** Metadata key under which the sidecar JSON is also stored inside the ONNX file. */
@@ -126,7 +125,7 @@ export async function buildExportModel(model: SalfCbm, fileName = 'model.onnx'):
 
   const { D, M, L, grid } = model.shape;
   const b = new GraphBuilder('salf_head', opset);
-  addPortableHeadNodes(b, FEATURES_OUTPUT, model.shape, model.weights, model.config.pooling, opset, names);
+  addHeadNodes(b, FEATURES_OUTPUT, model.shape, model.weights, model.config.pooling, opset, names);
   const g = b.toModel().graph!;
   // Internal value names get a prefix so they cannot clash with the backbone's.
   const keep = new Set<string>([FEATURES_OUTPUT, ...outputNames]);

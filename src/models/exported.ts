@@ -11,9 +11,8 @@ import { Engine, getDefaultEngine, type ort } from '../engine/session.js';
 import { runImageBatches } from '../engine/image-batches.js';
 import type { ConceptModel } from './concept-model.js';
 import { EXPORT_METADATA_KEY, sidecarPath, type ExportInfo } from './export.js';
-import { HEAD_TENSORS } from './head-ops.js';
 import type { SalfOutputs } from './salf-cbm.js';
-import { HEAD_OUTPUTS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
+import { HEAD_OUTPUTS, HEAD_TENSORS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
 import { parseJson } from '../data/parse-json.js';
 import { decodeUtf8 } from '../data/utf8.js';
 
@@ -158,9 +157,16 @@ export class ExportedSalfCbm implements ConceptModel {
     return res;
   }
 
-  /** Releases the ONNX Runtime session. */
-  release(): Promise<void> {
-    return this.session.release();
+  /**
+   * Releases the model's session and those cached under it (the intervention graph); the
+   * model cannot run afterwards.
+   */
+  async dispose(): Promise<void> {
+    await Promise.all([this.engine.evict(this), this.session.release()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 }
 

@@ -16,7 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, dataF32, f32, getDefaultEngine } from '../engine/session.js';
+import { Engine, dataF32, f32, getDefaultEngine, type ModelResource } from '../engine/session.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { MANIFEST_FILE, openModelFolder, writeModelFolder } from './model-folder.js';
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
@@ -60,11 +60,8 @@ const TENSOR_NAMES = {
 } as const;
 
 /** A SALF-CBM head with its concept and class names. */
-export class SalfCbm {
-  private static instances = 0;
+export class SalfCbm implements ModelResource {
   private readonly engine: Engine;
-  /** Distinguishes this model's cached head session from other models'. */
-  private readonly uid = SalfCbm.instances++;
   private backboneLoad: Promise<Backbone> | undefined;
 
   constructor(
@@ -104,9 +101,7 @@ export class SalfCbm {
     if (features.length !== n * G * D) {
       throw new Error(`SALF-CBM: features have ${features.length} values, expected n×G×D = ${n}×${G}×${D}`);
     }
-    const session = await this.engine.cached(`salf-head:${this.config.pooling}:${this.uid}`, () =>
-      buildHeadModel(this.shape, this.weights, this.config.pooling),
-    );
+    const session = await this.engine.cached(this, 'salf-head', () => buildHeadModel(this.shape, this.weights, this.config.pooling));
     const out = await session.run({ features: f32(features, [n, G, D]) });
     return {
       n,
@@ -132,6 +127,20 @@ export class SalfCbm {
     const feats = await extractFeatures(backbone, paths.map((path) => ({ path })), options);
     const out = await this.forwardFeatures(feats.F, feats.samples.length);
     return { ...out, paths: feats.samples.map((s) => s.path), skipped: feats.skipped };
+  }
+
+  /**
+   * Releases the head's session and forgets the loaded backbone (whose session is the engine's,
+   * shared by the models of the same backbone file, released with the engine). The model stays
+   * usable: a later forward pass opens them again.
+   */
+  async dispose(): Promise<void> {
+    this.backboneLoad = undefined;
+    await this.engine.evict(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
   }
 
   /** Class probabilities (softmax of the logits) of image `i` in `out`. */

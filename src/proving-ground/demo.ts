@@ -276,6 +276,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const explanation = explainOutputs(cm, e.id, outputs, { topK: 5 });
     await writeExplanationFiles(cm, prepared, outputs, explanation, join(pictures, e.id));
   }
+  await Promise.all([clip.dispose(), cm.dispose(), denseModel.dispose(), engine.dispose()]);
 
   return {
     blackBox,

@@ -118,7 +118,7 @@ export async function openServedModel(path: string, options: ServedModelOptions 
     const exported = await ExportedSalfCbm.load(onnxPath, engine);
     const { info } = exported;
     const head = encodeHead(exported.head, info.concepts.length, info.classes.length);
-    await exported.release();
+    await exported.dispose();
     return { name, onnxPath: resolve(onnxPath), bytes: statSync(onnxPath).size, info, head, notes };
   } finally {
     await engine.dispose();

@@ -5,17 +5,15 @@
  * number of images: one source shard, one chunk of rows on its way through ONNX Runtime and one
  * output shard are in memory at a time, the chunk sized from the memory budget.
  *
- * The graph is the SALF-CBM head's (salf-head.ts): MatMul with W_cᵀ, then ReduceMean / ReduceMax
- * over the grid axis, or Softmax over it times the maps summed (`softmax`), preceded by a Cast
- * when the features are stored as float16 (decoding float16 is exact, so the values equal those
- * of the float32 path). The output store is keyed by the feature store, the rows, W_c and the
+ * The graph is the SALF-CBM head's concept layer and pooling (`buildPoolModel`, salf-head.ts),
+ * preceded by a Cast when the features are stored as float16 (decoding float16 is exact, so the
+ * values equal those of the float32 path). The output store is keyed by the feature store, the rows, W_c and the
  * pooling, so a finished store is reused and an interrupted run resumes at its first missing
  * shard.
  */
 import { createHash } from 'node:crypto';
-import { GraphBuilder, attr } from '../engine/onnx-builder.js';
 import { Engine, getDefaultEngine, dataF32, ort } from '../engine/session.js';
-import { transpose, type Pooling } from '../models/salf-head.js';
+import { buildPoolModel, type Pooling } from '../models/salf-head.js';
 import { arraysIdentity } from '../store/fingerprint.js';
 import { RowStore, type ShardContent } from '../store/row-store.js';
 import { parseMemoryBudget, rowsFor, usableBytes } from './memory-budget.js';
@@ -53,30 +51,15 @@ export interface PoolActivationsOptions {
   onProgress?: (p: { done: number; total: number }) => void;
 }
 
-/** Features [B,G,D] (float16 or float32) → pooled activations [B,M], as the SALF-CBM head. */
-export function buildPoolGraph(G: number, D: number, M: number, WcT: Float32Array, pooling: Pooling, dtype: 'float16' | 'float32'): Uint8Array {
-  const b = new GraphBuilder(`pool_activations_${pooling}`);
-  const input = b.input('features', dtype, ['B', G, D]);
-  const features = dtype === 'float16' ? b.op('Cast', [input], { to: attr.i(1) }) : input;
-  const maps = b.op('MatMul', [features, b.constF32(WcT, [D, M], 'concept_weight_t')]); // B×G×M
-  if (pooling === 'mean') b.op('ReduceMean', [maps], { axes: attr.ints([1]), keepdims: attr.i(0) }, 'activations');
-  else if (pooling === 'max') b.op('ReduceMax', [maps], { axes: attr.ints([1]), keepdims: attr.i(0) }, 'activations');
-  else if (pooling === 'softmax') {
-    const weights = b.op('Softmax', [maps], { axis: attr.i(1) });
-    b.op('ReduceSum', [b.op('Mul', [weights, maps]), b.constI64([1])], { keepdims: attr.i(0) }, 'activations');
-  } else throw new Error(`pooled activations: unknown pooling '${String(pooling)}' (mean, max or softmax)`);
-  b.output('activations', 'float32', ['B', M]);
-  return b.toBytes();
-}
-
 /**
  * Bytes one row needs while it goes through ONNX Runtime: the gathered stored row, its float32
- * copy (the Cast, float16 only), the maps and, for softmax, the weights and their product.
+ * copy (the Cast, float16 only), the maps in both layouts (MatMul's G×M and its transpose) and,
+ * for softmax, the weights and their product.
  */
 export function poolBytesPerRow(G: number, D: number, M: number, dtype: 'float16' | 'float32', pooling: Pooling): number {
   const stored = G * D * (dtype === 'float16' ? 2 : 4);
   const cast = dtype === 'float16' ? G * D * 4 : 0;
-  const maps = G * M * 4 * (pooling === 'softmax' ? 3 : 1);
+  const maps = G * M * 4 * (pooling === 'softmax' ? 4 : 2);
   return stored + cast + maps + M * 4;
 }
 
@@ -123,7 +106,7 @@ export async function poolActivationsToStore(opts: PoolActivationsOptions): Prom
 
   const engine = opts.engine ?? getDefaultEngine();
   const session = await engine.cached(`pool-activations:${pooling}:${spec.dtype}:${G}x${D}x${M}:${wcKey}`, () =>
-    buildPoolGraph(G, D, M, transpose(opts.conceptWeight, M, D), pooling, spec.dtype),
+    buildPoolModel({ G, D, M }, opts.conceptWeight, pooling, spec.dtype),
   );
   const rowLen = G * D;
   const gather = spec.dtype === 'float16' ? new Uint16Array(chunkRows * rowLen) : new Float32Array(chunkRows * rowLen);

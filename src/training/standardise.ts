@@ -1,12 +1,10 @@
 /**
- * Spatial pooling of concept maps and the per-concept standardisation that precedes the final
- * layer (SPEC step 4). Elementwise work on N×G×M or N×M arrays, in plain JS. The statistics can
- * also be fitted from a matrix streamed in blocks (fitStandardiserStreamed), with the same result.
+ * The per-concept standardisation that precedes the final layer (SPEC step 4): its statistics
+ * fitted on pooled activations (N×M), in memory or from a matrix streamed in blocks
+ * (fitStandardiserStreamed) with the same result, and applied, in plain JS. (Pooling itself is
+ * the head's: `models/salf-head.ts`, with its plain TypeScript reference in `web/core/classify.ts`.)
  */
-import type { Pooling } from '../models/salf-head.js';
 import type { RowMatrix } from './row-matrix.js';
-
-export type { Pooling };
 
 /** Per-concept training statistics, each of length M. */
 export interface Standardiser {
@@ -94,56 +92,6 @@ export function applyStandardiser(X: Float32Array, N: number, M: number, s: Stan
   for (let n = 0; n < N; n++) {
     const row = n * M;
     for (let m = 0; m < M; m++) out[row + m] = (X[row + m]! - s.mean[m]!) / s.std[m]!;
-  }
-  return out;
-}
-
-/**
- * Pools channels-last concept maps C (N×G×M, G grid positions) to one activation per concept,
- * N×M:
- * - `mean`: the average over positions (the paper's description);
- * - `max`: the largest value;
- * - `softmax`: Σ_g w_g C[g] with w = softmax over positions of the concept's own map (the
- *   authors' released code), computed stably.
- */
-export function poolConceptMaps(C: Float32Array, N: number, G: number, M: number, mode: Pooling = 'mean'): Float32Array {
-  checkShape('poolConceptMaps', C, [N, G, M]);
-  const out = new Float32Array(N * M);
-  const acc = new Float64Array(M);
-  const mx = new Float64Array(M);
-  const z = new Float64Array(M);
-  for (let n = 0; n < N; n++) {
-    const base = n * G * M;
-    if (mode === 'mean' || mode === 'max') {
-      if (mode === 'mean') acc.fill(0);
-      else acc.fill(-Infinity);
-      for (let g = 0; g < G; g++) {
-        const row = base + g * M;
-        if (mode === 'mean') for (let m = 0; m < M; m++) acc[m]! += C[row + m]!;
-        else for (let m = 0; m < M; m++) acc[m] = Math.max(acc[m]!, C[row + m]!);
-      }
-      for (let m = 0; m < M; m++) out[n * M + m] = mode === 'mean' ? acc[m]! / G : acc[m]!;
-    } else if (mode === 'softmax') {
-      mx.fill(-Infinity);
-      for (let g = 0; g < G; g++) {
-        const row = base + g * M;
-        for (let m = 0; m < M; m++) mx[m] = Math.max(mx[m]!, C[row + m]!);
-      }
-      acc.fill(0);
-      z.fill(0);
-      for (let g = 0; g < G; g++) {
-        const row = base + g * M;
-        for (let m = 0; m < M; m++) {
-          const c = C[row + m]!;
-          const e = Math.exp(c - mx[m]!);
-          z[m]! += e;
-          acc[m]! += e * c;
-        }
-      }
-      for (let m = 0; m < M; m++) out[n * M + m] = acc[m]! / z[m]!;
-    } else {
-      throw new Error(`poolConceptMaps: unknown pooling '${String(mode)}' (mean, max or softmax)`);
-    }
   }
   return out;
 }

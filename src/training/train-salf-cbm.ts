@@ -102,18 +102,29 @@ export interface TrainingMetrics {
   finalLayer: { mode: string; lambda: number; nnz: number; nec: number; trainAccuracy: number; valAccuracy?: number };
 }
 
-/** Trains a SALF-CBM and saves it to `options.out`. */
+/**
+ * Trains a SALF-CBM and saves it to `options.out`. The sessions training opened (CLIP's, the
+ * engine's) are released when it ends; the returned model opens its own again when it is run.
+ */
 export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainSalfCbmResult> {
+  if (options.concepts.length === 0) throw new Error('the concept list is empty');
+  const engine = new Engine({ device: options.device });
+  const clip = await ClipModel.load(options.clip, clipLoadOptions(options));
+  try {
+    return await train(options, engine, clip);
+  } finally {
+    await Promise.all([clip.dispose(), engine.dispose()]);
+  }
+}
+
+async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipModel): Promise<TrainSalfCbmResult> {
   const progress = options.progress ?? silentProgress;
   const grid = options.grid ?? [7, 7];
   const seed = options.seed ?? 0;
   const cacheDir = resolve(options.cacheDir ?? join(options.out, 'cache'));
-  if (options.concepts.length === 0) throw new Error('the concept list is empty');
 
   // Checks before any long work; then the backbone features and (step 2) the prompted CLIP
   // embeddings, in their stores (precompute.ts), read back for the images kept in both.
-  const engine = new Engine({ device: options.device });
-  const clip = await ClipModel.load(options.clip, clipLoadOptions(options));
   const T = await clip.encodeTexts(options.concepts);
   const E = clip.embedDim;
   const M0 = options.concepts.length;

@@ -33,3 +33,18 @@ test('typed attributes reach the graph (Transpose perm, LeakyRelu alpha)', async
 test('decodeModel names the source when the bytes are not ONNX', () => {
   assert.throws(() => decodeModel(new TextEncoder().encode('hello, not a model'), 'weights.bin'), /weights\.bin: not an ONNX model/);
 });
+
+test('constF32Transposed holds Wᵀ: x·Wᵀ by MatMul equals W·x by hand; a wrong size is refused', async () => {
+  // W is 3×2 (rows [1, 2], [3, 4], [5, 6]); x = [1, -1] → W·x = [-1, -1, -1]; x = [2, 1] → [4, 10, 16].
+  const W = Float32Array.from([1, 2, 3, 4, 5, 6]);
+  const b = new GraphBuilder('wt');
+  const x = b.input('x', 'float32', ['n', 2]);
+  b.op('MatMul', [x, b.constF32Transposed(W, 3, 2, 'w_t')], {}, 'y');
+  b.output('y', 'float32', ['n', 3]);
+  const engine = new Engine();
+  const s = await engine.open(b.toBytes());
+  const out = await s.run({ x: f32(Float32Array.from([1, -1, 2, 1]), [2, 2]) });
+  assert.deepEqual(Array.from(dataF32(out.y!)), [-1, -1, -1, 4, 10, 16]);
+  await s.release();
+  assert.throws(() => new GraphBuilder('bad').constF32Transposed(W, 2, 2, 'w_t'), /bad: w_t has 6 values, expected 2×2/);
+});

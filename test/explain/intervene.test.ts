@@ -6,7 +6,7 @@ import { analyseImages, imageOutputs } from '../../src/explain/analyse.js';
 import { applyEdits, intervene } from '../../src/explain/intervene.js';
 import { parseRegion, rasteriseRegion } from '../../src/explain/regions.js';
 import { conceptModelFromSalf } from '../../src/models/concept-model.js';
-import { poolConceptMaps } from '../../src/training/standardise.js';
+import { poolMaps } from '../../src/web/core/classify.js';
 import { tempDir } from '../helpers/paths.js';
 import { BLUE, FINAL_BIAS, FINAL_WEIGHT, MEANS, RED, STD, colourModel, writeScene } from './colour-model.js';
 
@@ -51,10 +51,8 @@ for (const pooling of ['mean', 'max', 'softmax'] as const) {
       { concept: 0, beta: -0.7, region: rasteriseRegion(await parseRegion('point:48,40,12'), g) },
     ];
     const edited = applyEdits(model, out.conceptMaps, edits);
-    // Reference: the training code's pooling (channels-last), then SPEC's equations.
-    const nGm = new Float32Array(G * M);
-    for (let m = 0; m < M; m++) for (let k = 0; k < G; k++) nGm[k * M + m] = edited[m * G + k]!;
-    const pooled = poolConceptMaps(nGm, 1, G, M, pooling);
+    // Reference: the plain TypeScript pooling (web/core/classify.ts), then SPEC's equations.
+    const pooled = poolMaps(edited, M, G, pooling);
     const std = Array.from(pooled, (p, m) => (p - MEANS[m]!) / STD);
     const res = await intervene(model, out, edits);
     for (let l = 0; l < 3; l++) {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as ortWeb from 'onnxruntime-web';
 import type onnxProto from 'onnx-proto';
 import { GraphBuilder, attr, decodeModel, encodeModel } from '../../src/engine/onnx-builder.js';
-import { HEAD_TENSORS } from '../../src/models/head-ops.js';
+import { HEAD_TENSORS } from '../../src/models/salf-head.js';
 import { conceptModelFromSalf } from '../../src/models/concept-model.js';
 import { exportSalfCbm, sidecarPath } from '../../src/models/export.js';
 import { ExportedSalfCbm, compareForward } from '../../src/models/exported.js';

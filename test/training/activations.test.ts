@@ -6,8 +6,8 @@ import { buildHeadModel, POOLINGS } from '../../src/models/salf-head.js';
 import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
 import { asFloat32, RowStore } from '../../src/store/row-store.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from '../../src/training/activations.js';
-import { poolConceptMaps } from '../../src/training/standardise.js';
 import { Rng } from '../../src/rng.js';
+import { poolMaps } from '../../src/web/core/classify.js';
 import { tempDir } from '../helpers/paths.js';
 import { maxAbsDiff } from '../helpers/numeric.js';
 
@@ -38,19 +38,21 @@ function store(dtype: 'float16' | 'float32'): RowStore {
 }
 const stores = { float16: store('float16'), float32: store('float32') };
 
-/** poolConceptMaps of C = F·W_cᵀ computed in float64 for the given rows. */
+/** The reference pooling (web/core/classify.ts) of the maps C = F·W_cᵀ, computed in float64, of the given rows. */
 function reference(rows: readonly number[], pooling: (typeof POOLINGS)[number]): Float32Array {
-  const C = new Float32Array(rows.length * G * M);
+  const out = new Float32Array(rows.length * M);
+  const C = new Float64Array(M * G);
   rows.forEach((r, i) => {
     for (let g = 0; g < G; g++) {
       for (let m = 0; m < M; m++) {
         let acc = 0;
         for (let d = 0; d < D; d++) acc += F[(r * G + g) * D + d]! * Wc[m * D + d]!;
-        C[(i * G + g) * M + m] = acc;
+        C[m * G + g] = acc;
       }
     }
+    out.set(poolMaps(C, M, G, pooling), i * M);
   });
-  return poolConceptMaps(C, rows.length, G, M, pooling);
+  return out;
 }
 
 function readAll(s: RowStore): Float32Array {

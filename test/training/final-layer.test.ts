@@ -5,7 +5,7 @@ import { fixturePath } from '../helpers/paths.js';
 import { Engine } from '../../src/engine/session.js';
 import { Rng } from '../../src/rng.js';
 import { trainFinalLayer, selectPathPoint, nec, type PathSummary } from '../../src/training/final-layer.js';
-import { fitStandardiser, applyStandardiser, poolConceptMaps } from '../../src/training/standardise.js';
+import { fitStandardiser, applyStandardiser } from '../../src/training/standardise.js';
 
 const engine = new Engine({ threads: 1 });
 after(() => engine.dispose());
@@ -89,26 +89,6 @@ test('selectPathPoint rules on a hand-made path', () => {
   assert.throws(() => selectPathPoint(path, 'nec'), /needs targetNec/);
   const noVal = path.map(({ valAcc: _a, valLoss: _l, ...rest }) => rest);
   assert.throws(() => selectPathPoint(noVal, 'val-accuracy'), /needs a validation set/);
-});
-
-test('poolConceptMaps: mean, max and softmax on a hand example', () => {
-  // N = 2, G = 3 positions, M = 2 concepts, channels last. Sample 0: concept 0 = [1, 2, 3],
-  // concept 1 = [0, ln 3, 0]. Sample 1 = sample 0 + 1 (softmax weights unchanged, pooled +1).
-  const l3 = Math.log(3);
-  const s0 = [1, 0, 2, l3, 3, 0];
-  const C = Float32Array.from([...s0, ...s0.map((v) => v + 1)]);
-  const close = (a: Float32Array, b: number[]): void => b.forEach((v, i) => assert.ok(Math.abs(a[i]! - v) < 1e-6, `[${i}] ${a[i]} vs ${v}`));
-  close(poolConceptMaps(C, 2, 3, 2, 'mean'), [2, l3 / 3, 3, l3 / 3 + 1]);
-  close(poolConceptMaps(C, 2, 3, 2, 'max'), [3, l3, 4, l3 + 1]);
-  const e = Math.E;
-  const sm0 = (e * 1 + e ** 2 * 2 + e ** 3 * 3) / (e + e ** 2 + e ** 3); // ≈ 2.5752
-  const sm1 = (3 * l3) / 5; // weights 1:3:1
-  close(poolConceptMaps(C, 2, 3, 2, 'softmax'), [sm0, sm1, sm0 + 1, sm1 + 1]);
-  assert.ok(Math.abs(sm0 - 2.5752) < 1e-4);
-  close(poolConceptMaps(C, 2, 3, 2), [2, l3 / 3, 3, l3 / 3 + 1]);
-  // Softmax pooling is stable for large activations.
-  close(poolConceptMaps(Float32Array.from([1000, 1000]), 1, 2, 1, 'softmax'), [1000]);
-  assert.throws(() => poolConceptMaps(C, 2, 2, 2), /12 values for \[2 × 2 × 2\]/);
 });
 
 test('standardiser: training mean and unbiased std (torch.std), constant concepts centred', () => {

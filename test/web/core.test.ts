@@ -16,7 +16,7 @@ import { decodeRgb, toChwNormalised } from '../../src/data/image-io.js';
 import { ExportedSalfCbm } from '../../src/models/exported.js';
 import { HEAD_OUTPUTS } from '../../src/models/salf-head.js';
 import { BrushMask } from '../../src/web/core/brush.js';
-import { classifyMaps } from '../../src/web/core/classify.js';
+import { classifyMaps, poolMaps } from '../../src/web/core/classify.js';
 import { ImageExplorer } from '../../src/web/core/explorer.js';
 import { decodeHead, encodeHead } from '../../src/web/core/head.js';
 import { explorerModel, type ExplorerManifest, type ExplorerModel } from '../../src/web/core/manifest.js';
@@ -67,6 +67,28 @@ test('a manifest that is not a SALF-CBM export is refused with the reason', () =
   assert.throws(() => explorerModel(bad, new Uint8Array()), /not a SALF-CBM export/);
 });
 
+test('poolMaps: mean, max and softmax on a hand example', () => {
+  // M = 2 concepts, G = 3 positions: concept 0 = [1, 2, 3], concept 1 = [0, ln 3, 0]; the same
+  // maps + 1 pool to the same values + 1 (softmax weights unchanged).
+  const l3 = Math.log(3);
+  const maps = [1, 2, 3, 0, l3, 0];
+  const plus1 = maps.map((v) => v + 1);
+  const near = (a: ArrayLike<number>, b: number[]): void => b.forEach((v, i) => assert.ok(Math.abs(a[i]! - v) < 1e-12, `[${i}] ${a[i]} vs ${v}`));
+  near(poolMaps(maps, 2, 3, 'mean'), [2, l3 / 3]);
+  near(poolMaps(maps, 2, 3, 'max'), [3, l3]);
+  const e = Math.E;
+  const sm0 = (e * 1 + e ** 2 * 2 + e ** 3 * 3) / (e + e ** 2 + e ** 3); // ≈ 2.5752
+  const sm1 = (3 * l3) / 5; // weights 1:3:1
+  near(poolMaps(maps, 2, 3, 'softmax'), [sm0, sm1]);
+  assert.ok(Math.abs(sm0 - 2.5752) < 1e-4);
+  near(poolMaps(plus1, 2, 3, 'softmax'), [sm0 + 1, sm1 + 1]);
+  near(poolMaps(plus1, 2, 3, 'max'), [4, l3 + 1]);
+  // Softmax pooling is stable for large activations.
+  near(poolMaps([1000, 1000], 1, 2, 'softmax'), [1000]);
+  assert.throws(() => poolMaps(maps, 2, 2, 'mean'), /6 values, expected M×G = 2×2/);
+  assert.throws(() => poolMaps(maps, 2, 3, 'median' as 'mean'), /unknown pooling "median"/);
+});
+
 for (const pooling of ['mean', 'max', 'softmax'] as const) {
   test(`edited maps are classified as the model's own head does (${pooling} pooling)`, async () => {
     const dir = tempDir(`salf-web-cls-${pooling}-`);
@@ -84,7 +106,7 @@ for (const pooling of ['mean', 'max', 'softmax'] as const) {
       close(mine.activations, ref.activations.subarray(i * M, (i + 1) * M), 1e-5, 'activations');
       close(mine.standardised, ref.standardised.subarray(i * M, (i + 1) * M), 1e-5, 'standardised');
     }
-    await exported.release();
+    await exported.dispose();
   });
 }
 
@@ -153,7 +175,7 @@ test('one image: contributions for any class, regions and heatmaps are the libra
   assert.equal(ex.intervention(), undefined);
   assert.throws(() => ex.addEdit({ concept: 9, beta: 1, region: all }), /concept index 9 is out of range/);
   assert.throws(() => ex.addEdit({ concept: 0, beta: NaN, region: all }), /β must be a finite number/);
-  await exported.release();
+  await exported.dispose();
 });
 
 test('the page preprocesses as the library does (centre crop, resize), from RGBA canvas pixels', async () => {

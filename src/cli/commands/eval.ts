@@ -3,7 +3,6 @@ import { Command, InvalidArgumentError } from 'commander';
 import { join, resolve } from 'node:path';
 import { readConceptList } from '../../concepts/concept-list.js';
 import { resolveConceptsSource } from '../../concepts/concept-sets.js';
-import { Engine } from '../../engine/session.js';
 import { CLS_METHODS, evaluateClassification, type ClsMethod } from '../../eval/classification.js';
 import { classificationMarkdown, segmentationMarkdown, writeReport } from '../../eval/report.js';
 import { imageNetSegDataset, provingGroundSegDataset, type SegDataset } from '../../eval/seg-datasets.js';
@@ -80,7 +79,6 @@ function classificationCommand(): Command {
         cacheDir: flags.cacheDir ?? join(out, 'cache'),
         batchSize: flags.batchSize,
         seed: flags.seed,
-        engine: new Engine({ device: flags.device }),
         device: flags.device,
         progress: progressBars(),
       });
@@ -135,7 +133,7 @@ function segmentationCommand(): Command {
           shardSize: flags.shardSize,
           cacheDir: flags.cacheDir ?? join(out, 'cache'),
           figure: flags.figureCount > 0 ? { path: join(out, 'segmentation-figure.png'), count: flags.figureCount } : undefined,
-          engine: new Engine({ device: flags.device }),
+          device: flags.device,
           progress: progressBars(),
         });
         const mdPath = join(out, 'segmentation.md');

@@ -11,7 +11,7 @@ import { parseRegion, rasteriseRegion } from '../../explain/regions.js';
 import { makeView, renderRegionFigure } from '../../explain/render.js';
 import { short } from '../../explain/svg.js';
 import { oneOf, positiveInt } from '../options.js';
-import { addModelOptions, collect, openModel, pct, positiveFloat, warn, withRadius } from './explain-shared.js';
+import { addModelOptions, collect, modelEngine, openModel, pct, positiveFloat, warn, withRadius } from './explain-shared.js';
 
 export function explainRegionCommand(): Command {
   const cmd = new Command('explain-region')
@@ -32,7 +32,8 @@ export function explainRegionCommand(): Command {
     .option('--view-size <px>', 'longer side of the pictures', positiveInt, 320)
     .option('--json', 'print JSON instead of text')
     .action(async (image: string, flags) => {
-      const model = await openModel(flags);
+      await using engine = modelEngine(flags);
+      await using model = await openModel(flags, engine);
       // Parse every region before running the model, so a bad one fails fast.
       const parsed = [];
       for (const spec of flags.region as string[]) parsed.push(withRadius(await parseRegion(spec), flags.radius));

@@ -15,9 +15,17 @@ export function addModelOptions(cmd: Command): Command {
     .option('--device <device>', 'execution provider: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu');
 }
 
-/** Opens the model named by --model. */
-export function openModel(flags: { model: string; device: 'cpu' | 'cuda' }): Promise<ConceptModel> {
-  return loadConceptModel(flags.model, new Engine({ device: flags.device }));
+/** The engine of --device, for the command's model. */
+export function modelEngine(flags: { device: 'cpu' | 'cuda' }): Engine {
+  return new Engine({ device: flags.device });
+}
+
+/**
+ * Opens the model named by --model on `engine`. Both are disposed when the command ends:
+ * `await using engine = modelEngine(flags); await using model = await openModel(flags, engine);`.
+ */
+export function openModel(flags: { model: string }, engine: Engine): Promise<ConceptModel> {
+  return loadConceptModel(flags.model, engine);
 }
 
 /** Collects a repeatable option's values. */

@@ -5,7 +5,7 @@ import { imageOutputs } from '../../explain/analyse.js';
 import { explainImages, imageFolderName, writeExplanationFiles, type ImageExplanation } from '../../explain/explain-image.js';
 import { signed } from '../../explain/svg.js';
 import { positiveInt } from '../options.js';
-import { addModelOptions, collect, openModel, pct } from './explain-shared.js';
+import { addModelOptions, collect, modelEngine, openModel, pct } from './explain-shared.js';
 
 function summary(r: ImageExplanation): string {
   const lines = [`${r.image}: ${r.probabilities.slice(0, 3).map((c) => `${c.class} ${pct(c.probability)}`).join(', ')}`];
@@ -29,7 +29,8 @@ export function explainCommand(): Command {
     .option('--view-size <px>', 'longer side of the pictures', positiveInt, 320)
     .option('--json', 'print JSON instead of text')
     .action(async (images: string[], flags) => {
-      const model = await openModel(flags);
+      await using engine = modelEngine(flags);
+      await using model = await openModel(flags, engine);
       const { results, images: prepared, outputs } = await explainImages(model, images, { classes: flags.class, topK: flags.top });
       const written: string[] = [];
       if (flags.out) {

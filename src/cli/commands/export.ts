@@ -18,16 +18,15 @@ export function exportCommand(): Command {
     .option('--no-check', 'skip running the export against the library on random inputs')
     .option('--device <device>', 'execution provider for the check: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu')
     .action(async (flags) => {
-      const engine = new Engine({ device: flags.device });
-      const model = SalfCbm.load(flags.model, engine);
+      await using engine = new Engine({ device: flags.device });
+      await using model = SalfCbm.load(flags.model, engine);
       const res = await exportSalfCbm(model, flags.out);
       for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
       console.log(`wrote ${res.onnxPath} (${(res.bytes / 2 ** 20).toFixed(1)} MiB, opset ${res.info.opset}) and ${res.sidecarPath}`);
       console.log(`  input ${res.info.input.name} [${res.info.input.shape.join(', ')}]; outputs ${Object.entries(res.info.outputs).map(([k, v]) => `${k} [${v.join(', ')}]`).join(', ')}`);
       if (flags.check) {
-        const exported = await ExportedSalfCbm.load(res.onnxPath, engine);
+        await using exported = await ExportedSalfCbm.load(res.onnxPath, engine);
         const d = await compareForward(conceptModelFromSalf(model, engine), exported);
-        await exported.release();
         const worst = Math.max(d.logits, d.conceptMaps, d.activations, d.standardised);
         console.log(`  check on random inputs: largest difference from the library's forward pass ${worst.toExponential(2)} (logits ${d.logits.toExponential(2)})`);
         if (!(worst <= TOLERANCE)) throw new Error(`${res.onnxPath}: the export differs from the library's forward pass by ${worst} (more than ${TOLERANCE})`);

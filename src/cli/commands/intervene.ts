@@ -10,7 +10,7 @@ import { resolveName } from '../../explain/names.js';
 import { makeView, renderInterventionFigure } from '../../explain/render.js';
 import { signed } from '../../explain/svg.js';
 import { oneOf, positiveInt } from '../options.js';
-import { addModelOptions, collect, openModel, parseEdit, pct, positiveFloat, warn } from './explain-shared.js';
+import { addModelOptions, collect, modelEngine, openModel, parseEdit, pct, positiveFloat, warn } from './explain-shared.js';
 
 export function interveneCommand(): Command {
   const cmd = new Command('intervene')
@@ -30,7 +30,8 @@ export function interveneCommand(): Command {
     .option('--view-size <px>', 'longer side of the pictures', positiveInt, 320)
     .option('--json', 'print JSON instead of text')
     .action(async (image: string, flags) => {
-      const model = await openModel(flags);
+      await using engine = modelEngine(flags);
+      await using model = await openModel(flags, engine);
       const extra: number[] = (flags.class ?? []).map((c: string) => resolveName(model.classes, c, 'class'));
       const { images, outputs } = await analyseImages(model, [image]);
       const prepared = images[0]!;

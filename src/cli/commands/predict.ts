@@ -14,7 +14,8 @@ export function predictCommand(): Command {
     .option('--skip-bad', 'skip images that cannot be decoded instead of stopping')
     .option('--device <device>', 'execution provider: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu')
     .action(async (images: string[], flags) => {
-      const model = SalfCbm.load(flags.model, new Engine({ device: flags.device }));
+      await using engine = new Engine({ device: flags.device });
+      await using model = SalfCbm.load(flags.model, engine);
       const out = await model.forwardImages(images, { skipBad: flags.skipBad });
       const results = out.paths.map((path, i) => {
         const p = model.probabilities(out, i);

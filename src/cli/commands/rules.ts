@@ -9,7 +9,7 @@ import { decisionRule } from '../../explain/rules.js';
 import { sankeySvg } from '../../explain/sankey.js';
 import { svgToPng } from '../../explain/svg.js';
 import { positiveInt } from '../options.js';
-import { addModelOptions, collect, openModel } from './explain-shared.js';
+import { addModelOptions, collect, modelEngine, openModel } from './explain-shared.js';
 
 /** Classes drawn together in one combined diagram at most. */
 const COMBINED_MAX = 12;
@@ -23,7 +23,8 @@ export function rulesCommand(): Command {
     .option('--out <dir>', `write rules.json and rules-<class>.svg/.png per class (plus rules.svg/.png for up to ${COMBINED_MAX} classes together)`)
     .option('--json', 'print JSON instead of text')
     .action(async (flags) => {
-      const model = await openModel(flags);
+      await using engine = modelEngine(flags);
+      await using model = await openModel(flags, engine);
       const classes: number[] = flags.class?.length ? flags.class.map((c: string) => resolveName(model.classes, c, 'class')) : model.classes.map((_, i) => i);
       const rules = [...new Set(classes)].map((l) => decisionRule(model, l, flags.top ?? Infinity));
       const files: string[] = [];

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { explainVideo } from '../../explain/video.js';
 import { short } from '../../explain/svg.js';
 import { finite, oneOf, positiveInt } from '../options.js';
-import { addModelOptions, collect, openModel, pct } from './explain-shared.js';
+import { addModelOptions, collect, modelEngine, openModel, pct } from './explain-shared.js';
 
 export function videoCommand(): Command {
   const cmd = new Command('video')
@@ -21,7 +21,8 @@ export function videoCommand(): Command {
     .option('--skip-bad', 'leave out frames that cannot be decoded (or differ in size from the first) and report them, instead of stopping')
     .option('--json', 'print JSON instead of text')
     .action(async (source: string, flags) => {
-      const model = await openModel(flags);
+      await using engine = modelEngine(flags);
+      await using model = await openModel(flags, engine);
       const res = await explainVideo(model, source, flags.out, {
         concepts: flags.concept,
         fps: flags.fps,

@@ -1,7 +1,7 @@
 /**
  * Concept maps → prediction in plain TypeScript, for the page's interventions: pool each map
  * (mean, max or softmax-weighted, as the model says), standardise with the training statistics
- * and apply the final layer. The same equations as the model's head (`head-ops.ts`), evaluated
+ * and apply the final layer. The same equations as the model's head (`models/salf-head.ts`), evaluated
  * in float64 and stored as float32; M×G and L×M products are small enough to need no runtime.
  */
 import type { ImageOutputs } from '../../explain/analyse.js';

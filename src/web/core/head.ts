@@ -4,7 +4,7 @@
  * order mean (M), std (M), W_F (L×M, row-major), b_F (L). Shared by both sides so the layout is
  * written down once.
  */
-import type { ClassifierWeights } from '../../models/head-ops.js';
+import type { ClassifierWeights } from '../../models/salf-head.js';
 
 /** The parts of the blob, in order. */
 export const HEAD_PARTS = ['mean', 'std', 'finalWeight', 'finalBias'] as const;

@@ -4,7 +4,7 @@
  * tensors, in the shape the library's explanation functions take.
  */
 import type { ExportInfo } from '../../models/export.js';
-import type { ClassifierWeights } from '../../models/head-ops.js';
+import type { ClassifierWeights } from '../../models/salf-head.js';
 import type { Pooling } from '../../models/salf-head.js';
 import type { BackboneConfig } from '../../models/backbone.js';
 import { decodeHead } from './head.js';
