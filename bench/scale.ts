@@ -179,9 +179,7 @@ async function child(c: Config): Promise<ChildResult> {
       valEvery: 1000,
       stepSamples: 50000,
       streaming: 'always',
-      // A quarter of the usable budget: the streamed step's resident memory is about twice what
-      // it is given (measured here: a 832 MiB share peaked at ~1.8 GiB over the base process).
-      memoryBudgetBytes: usableBytes(c.budget) / 4,
+      memoryBudgetBytes: usableBytes(c.budget),
       seed: SEED,
       engine,
     }),

@@ -150,9 +150,7 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
     cutoff: cbl.cutoff,
     seed,
     engine,
-    // The concept layer's own estimate counts about half of what it holds resident (bench:scale
-    // measured 2.3 GiB peak when given 832 MiB), so it gets half of the usable budget.
-    memoryBudgetBytes: usableBytes(budget) / 2,
+    memoryBudgetBytes: usableBytes(budget),
     checkpoint: join(cacheDir, 'concept-layer.safetensors'),
     onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(3)}` : ''}`),
   });
