@@ -21,7 +21,7 @@ import { defaultRadius, type Placement } from '../similarity/prompting.js';
 import type { StoreDtype } from '../store/row-store.js';
 import { trainFinalLayer, type FinalLayer } from './final-layer.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from './activations.js';
-import { parseMemoryBudget, usableBytes } from './memory-budget.js';
+import { availableBytes, parseMemoryBudget } from './memory-budget.js';
 import { clipLoadOptions, keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
 import { standardisedMatrix, storeMatrix } from './row-matrix.js';
 import { fitStandardiserStreamed } from './standardise.js';
@@ -150,7 +150,9 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
     cutoff: cbl.cutoff,
     seed,
     engine,
-    memoryBudgetBytes: usableBytes(budget),
+    // What the process holds already (CLIP, the sessions of the pre-computation) is not the
+    // concept layer's to use.
+    memoryBudgetBytes: availableBytes(budget),
     checkpoint: join(cacheDir, 'concept-layer.safetensors'),
     onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(3)}` : ''}`),
   });
