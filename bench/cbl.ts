@@ -21,7 +21,7 @@ import { cblLossAndGrad, defaultGridChunk, PreparedCblData } from '../src/traini
 import { Rng } from '../src/rng.js';
 import { arraySource } from '../src/training/cbl-source.js';
 import { StreamedCblBatch, streamChunkRows } from '../src/training/cbl-stream.js';
-import { CBL_DEFAULT_MEMORY_BUDGET, initConceptLayer } from '../src/training/train-cbl.js';
+import { defaultCblMemoryBytes, initConceptLayer } from '../src/training/train-cbl.js';
 import { normaliseRows, uniform } from './random-fill.js';
 
 function arg(name: string, def: number): number {
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
   // 3. The streamed step: the whole set read from a row source in chunks, two passes per step.
   if (process.argv.includes('--stream')) {
-    const chunkRows = streamChunkRows({ G, D, E, M }, N, CBL_DEFAULT_MEMORY_BUDGET);
+    const chunkRows = streamChunkRows({ G, D, E, M }, N, defaultCblMemoryBytes());
     t0 = performance.now();
     const st = await StreamedCblBatch.create(engine, arraySource({ F, I, n: N }), 'all', T, { G, D, E, M }, { chunkRows });
     console.log(`stream means pass (chunks of ${chunkRows} images): ${((performance.now() - t0) / 1000).toFixed(2)} s`);

@@ -37,7 +37,7 @@ import { toFloat16Bits } from '../src/similarity/float16.js';
 import { RowStore, type RowStoreSpec } from '../src/store/row-store.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from '../src/training/activations.js';
 import { glmSaga } from '../src/training/glm-saga.js';
-import { formatBytes, parseMemoryBudget, usableBytes } from '../src/training/memory-budget.js';
+import { availableBytes, formatBytes, parseMemoryBudget } from '../src/training/memory-budget.js';
 import { standardisedMatrix, storeMatrix } from '../src/training/row-matrix.js';
 import { fitStandardiserStreamed } from '../src/training/standardise.js';
 import { storeSource } from '../src/training/store-source.js';
@@ -179,9 +179,7 @@ async function child(c: Config): Promise<ChildResult> {
       valEvery: 1000,
       stepSamples: 50000,
       streaming: 'always',
-      // A quarter of the usable budget: the streamed step's resident memory is about twice what
-      // it is given (measured here: a 832 MiB share peaked at ~1.8 GiB over the base process).
-      memoryBudgetBytes: usableBytes(c.budget) / 4,
+      memoryBudgetBytes: availableBytes(c.budget),
       seed: SEED,
       engine,
     }),

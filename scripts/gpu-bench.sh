@@ -3,7 +3,7 @@
 # each one's CUDA/CPU speed ratio. Made for the lent device machine (no internet there).
 #
 # onnxruntime-node needs its CUDA provider libraries next to its binding. Found in this order:
-#   1. already there (npm install --onnxruntime-node-install=cuda12 on a machine online);
+#   1. already there (ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js, online);
 #   2. $ORT_CUDA_PROVIDER_DIR holding libonnxruntime_providers_{cuda,shared}.so;
 #   3. the onnxruntime-gpu==1.30.0 wheel installed in a Python on PATH (its onnxruntime/capi).
 # Checked on the build machine: the PyPI wheel's provider loads into onnxruntime-node 1.30.0 and

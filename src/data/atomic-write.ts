@@ -8,8 +8,11 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 const TMP_MARK = '.tmp-';
-/** A temporary from another machine (a shared folder) is taken as abandoned after this long. */
-const FOREIGN_STALE_MS = 24 * 3600 * 1000;
+/**
+ * A temporary whose writer can't be checked (another machine on a shared folder, or a name
+ * without this host's pid) is taken as abandoned after this long; a shard write takes seconds.
+ */
+export const STALE_TEMPORARY_MS = 10 * 60 * 1000;
 
 /** Writes `data` to `path` so that readers see either the old file or the complete new one. */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
@@ -38,8 +41,9 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 }
 
 /**
- * Removes the temporaries of {@link writeFileAtomic} in `dir` left by processes that died (on
- * this machine: their process is gone; from elsewhere: older than a day). Returns their names.
+ * Removes the temporaries (`<name>.tmp-<host>-<pid>-…`) in `dir` left by writers that died: on
+ * this machine, those whose process is gone; otherwise those older than
+ * {@link STALE_TEMPORARY_MS}, so a live writer's temporary is never touched. Returns their names.
  */
 export function removeStaleTemporaries(dir: string): string[] {
   let names: string[];
@@ -49,15 +53,15 @@ export function removeStaleTemporaries(dir: string): string[] {
     return [];
   }
   const removed: string[] = [];
+  const here = `${hostname()}-`;
   for (const name of names) {
     const at = name.lastIndexOf(TMP_MARK);
     if (at < 0) continue;
-    const m = /^(.*)-(\d+)-(\d+)$/.exec(name.slice(at + TMP_MARK.length));
-    if (!m) continue;
-    const [host, pid] = [m[1]!, Number(m[2])];
+    const writer = name.slice(at + TMP_MARK.length);
+    const pid = writer.startsWith(here) ? /^(\d+)-/.exec(writer.slice(here.length))?.[1] : undefined;
     const path = join(dir, name);
     try {
-      const stale = host === hostname() ? pid !== process.pid && !processAlive(pid) : Date.now() - statSync(path).mtimeMs > FOREIGN_STALE_MS;
+      const stale = pid !== undefined ? Number(pid) !== process.pid && !processAlive(Number(pid)) : Date.now() - statSync(path).mtimeMs > STALE_TEMPORARY_MS;
       if (stale) {
         rmSync(path, { force: true });
         removed.push(name);

@@ -409,7 +409,7 @@ export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
       ]);
     } catch (err) {
       const hint = engine.device === 'cuda'
-        ? ' (device cuda: is onnxruntime-node installed with CUDA, e.g. npm install --onnxruntime-node-install=cuda12?)'
+        ? ' (device cuda: is onnxruntime-node installed with CUDA, e.g. ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js?)'
         : '';
       throw new Error(`CLIP ${where}: could not be loaded by transformers.js${hint}: ${(err as Error).message}`);
     }

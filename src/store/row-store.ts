@@ -29,7 +29,6 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   readSync,
   renameSync,
@@ -39,7 +38,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../data/atomic-write.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../data/atomic-write.js';
 import { parseJson } from '../data/parse-json.js';
 import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
 
@@ -109,8 +108,6 @@ const FORMAT = 'salf-cbm.row-store';
 const VERSION = 1;
 const MAGIC = 'SALFROWS';
 const ALIGN = 64;
-/** Temporary files older than this are left over from a dead writer (a shard write takes seconds). */
-const STALE_TEMPORARY_MS = 10 * 60 * 1000;
 
 /** Shard files whose checksum this process has verified, by path → size:mtime:ino. */
 const verified = new Map<string, string>();
@@ -546,19 +543,6 @@ function fileStampOrNone(path: string): string | undefined {
     return fileStamp(path);
   } catch {
     return undefined;
-  }
-}
-
-function removeStaleTemporaries(dir: string): void {
-  const now = Date.now();
-  for (const name of readdirSync(dir)) {
-    if (!name.includes('.tmp-')) continue;
-    const p = join(dir, name);
-    try {
-      if (now - statSync(p).mtimeMs > STALE_TEMPORARY_MS) unlinkSync(p);
-    } catch {
-      // removed by another process meanwhile
-    }
   }
 }
 

@@ -109,10 +109,20 @@ function streamSession(engine: Engine, kind: CblStreamGraphKind, dims: CblDims, 
   return engine.cached(key, () => buildCblStreamGraph(kind, dims, dtypes));
 }
 
-/** Bytes the streamed graphs use per image of a chunk (inputs, casts, centred copies, [G·M] intermediates). */
+/**
+ * Resident bytes per image of a chunk, an upper bound measured with the process's peak RSS
+ * (VmHWM) over a `create` + `lossAndGrad` + `evaluate` at G 49, E 512, D 512/2048, M 100/370/1000
+ * and chunks of 16 and 64 images (per image: 2.0–6.4 MiB measured, this bound 1.0–1.45× of it).
+ * Per grid position it counts 32 bytes per feature and embedding channel: the chunk as read (2,
+ * float16) and the previous chunk awaiting garbage collection (2); the float32 casts and centred
+ * copies held in the arenas that ONNX Runtime keeps per session after a run: stats 4, loss 4 + 4,
+ * grad 4 + 4; and 8 for the arenas' growth rounding. And 80 bytes per concept: twenty float32
+ * [G·M] intermediates of the loss and grad graphs (a, P, a², b, u and their products). What does not grow with the chunk (sessions, W and its gradient, the
+ * means) is the runtime reserve's (memory-budget.ts).
+ */
 export function streamBytesPerRow(dims: CblDims): number {
   const { G, D, E, M } = dims;
-  return 4 * G * (4 * (D + E) + 8 * M);
+  return G * (32 * (D + E) + 80 * M);
 }
 
 /** Images per chunk for a memory budget in bytes (at least 1, at most B). */

@@ -76,6 +76,20 @@ export function usableBytes(budget: number): number {
   return Math.max(0, budget - RUNTIME_RESERVE);
 }
 
+/** Bytes of a stage's buffers that do not grow with its chunk (sessions, weights, gradients): 128 MiB. */
+export const STAGE_FIXED_BYTES = 128 * MiB;
+
+/**
+ * Bytes a stage that starts now may use for its chunks: the budget less what the process already
+ * holds resident (`residentBytes`, by default its RSS: the runtime and the arenas and caches
+ * earlier stages left behind) and {@link STAGE_FIXED_BYTES}; never less than 64 MiB. Unlike
+ * {@link usableBytes}, this sees what earlier stages left resident, which can exceed the
+ * runtime reserve.
+ */
+export function availableBytes(budget: number, residentBytes = process.memoryUsage().rss): number {
+  return Math.max(64 * MiB, budget - residentBytes - STAGE_FIXED_BYTES);
+}
+
 /** Options of {@link rowsFor}. */
 export interface RowsForOptions {
   /** Bytes held regardless of the row count (e.g. one shard read from disk); 0. */

@@ -21,6 +21,7 @@ import { checkpointKey, loadCblCheckpoint, saveCblCheckpoint } from './cbl-check
 import { defaultGridChunk, PreparedCblData, type CblDims, type CblEvaluation, type CblReduction } from './cbl-graph.js';
 import { arraySource, isRowSource, loadRows, type CblRowSource } from './cbl-source.js';
 import { StreamedCblBatch, streamChunkRows } from './cbl-stream.js';
+import { defaultMemoryBudget, usableBytes } from './memory-budget.js';
 import { Rng } from '../rng.js';
 
 /** One split: features F [n,G,D] (channels last), normalised prompted CLIP embeddings I [n,G,E]. */
@@ -39,13 +40,16 @@ export type CblSplit = CblDataSet | CblRowSource;
  */
 export type CblStreaming = 'auto' | 'always' | 'never';
 
-/** Default memory budget per split: 2 GiB. */
-export const CBL_DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
+/** The default of `memoryBudgetBytes`: the usable part of the default memory budget (memory-budget.ts). */
+export function defaultCblMemoryBytes(): number {
+  return usableBytes(defaultMemoryBudget());
+}
 
 /** Memory options shared by the training and the cutoff. */
 export interface CblMemoryOptions {
   /**
-   * Bytes one split's batch may take in memory (default 2 GiB): a batch whose prepared data
+   * Bytes one split's batch may take in memory (default {@link defaultCblMemoryBytes}: the usable
+   * part of memory-budget.ts's default budget): a batch whose prepared data
    * (`preparedBatchBytes`) fits is prepared in memory, a larger one is streamed, in chunks of
    * images sized to this budget.
    */
@@ -177,7 +181,7 @@ interface BatchConfig {
 }
 
 function memoryConfig(o: CblMemoryOptions): { budget: number; streaming: CblStreaming } {
-  const budget = o.memoryBudgetBytes ?? CBL_DEFAULT_MEMORY_BUDGET;
+  const budget = o.memoryBudgetBytes ?? defaultCblMemoryBytes();
   if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`memoryBudgetBytes must be a positive number, got ${budget}`);
   const streaming = o.streaming ?? 'auto';
   if (!['auto', 'always', 'never'].includes(streaming)) throw new Error(`streaming must be 'auto', 'always' or 'never', got ${String(streaming)}`);

@@ -21,7 +21,7 @@ import { defaultRadius, type Placement } from '../similarity/prompting.js';
 import type { StoreDtype } from '../store/row-store.js';
 import { trainFinalLayer, type FinalLayer } from './final-layer.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from './activations.js';
-import { parseMemoryBudget, usableBytes } from './memory-budget.js';
+import { availableBytes, parseMemoryBudget } from './memory-budget.js';
 import { classesWithout, clipLoadOptions, keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
 import { standardisedMatrix, storeMatrix } from './row-matrix.js';
 import { fitStandardiserStreamed } from './standardise.js';
@@ -168,9 +168,9 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
     cutoff: cbl.cutoff,
     seed,
     engine,
-    // The concept layer's own estimate counts about half of what it holds resident (bench:scale
-    // measured 2.3 GiB peak when given 832 MiB), so it gets half of the usable budget.
-    memoryBudgetBytes: usableBytes(budget) / 2,
+    // What the process holds already (CLIP, the sessions of the pre-computation) is not the
+    // concept layer's to use.
+    memoryBudgetBytes: availableBytes(budget),
     checkpoint: join(cacheDir, 'concept-layer.safetensors'),
     onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}${p.valLoss !== undefined ? ` val ${p.valLoss.toFixed(3)}` : ''}`),
   });

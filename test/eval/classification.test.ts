@@ -72,7 +72,7 @@ test('all baselines side by side, with accuracy vs NEC; head and SALF accuracies
 
   // Resume: the feature shards and the finished methods' results are reused; the method whose
   // result is missing is recomputed to the same numbers.
-  rmSync(join(first.cache.results, 'shard-000003.json'));
+  rmSync(join(first.cache.results, 'shard-000003.jsonl'));
   const rec = recorder();
   const second = await evaluateClassification({ ...options, progress: rec });
   assert.ok(rec.logs.some((l) => /reused 1 of 1 cached feature shard/.test(l)), rec.logs.join("\n"));

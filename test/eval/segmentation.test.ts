@@ -16,6 +16,7 @@ import { toChwNormalised } from '../../src/data/image-io.js';
 import { generateWorld, loadAnnotation, loadLabelMask } from '../../src/proving-ground/index.js';
 import { backboneHead } from '../../src/eval/native-backbone.js';
 import { classConceptIndex, evaluateSegmentation } from '../../src/eval/segmentation.js';
+import { readJsonShard } from '../../src/eval/shard-cache.js';
 import { imageNetSegDataset, provingGroundSegDataset, type SegDataset, type SegExample } from '../../src/eval/seg-datasets.js';
 import { segmentationImageStats, type SegImageStats } from '../../src/eval/segmentation-metrics.js';
 import { decodePng } from '../../src/proving-ground/png.js';
@@ -88,7 +89,7 @@ test('per-image SALF-CBM (concept map) and CAM statistics equal a direct computa
   // Plain CAM (no ReLU): with this random-weight CNN the ReLU'd map is almost all zeros, whose
   // AP then hinges on how float rounding breaks ties, not on the computation under test.
   const res = await evaluateSegmentation({ model: s.modelDir, dataset, cacheDir, methods: ['salf', 'cam'], camRelu: false, engine });
-  const shard = JSON.parse(readFileSync(join(res.cacheDir, 'shard-000000.json'), 'utf8')) as { images: { stats: Record<string, SegImageStats> }[] };
+  const shard = readJsonShard(join(res.cacheDir, 'shard-000000.jsonl')) as { images: { stats: Record<string, SegImageStats> }[] };
 
   const model = SalfCbm.load(s.modelDir);
   const classConcept = classConceptIndex(model.classes, model.concepts);

@@ -6,7 +6,7 @@ import { tempDir } from '../helpers/paths.js';
 import { Engine } from '../../src/engine/session.js';
 import { PreparedCblData, type CblDims } from '../../src/training/cbl-graph.js';
 import { arraySource, copyAsFloat32, loadRows, type CblRowSource } from '../../src/training/cbl-source.js';
-import { StreamedCblBatch, streamBytesPerRow } from '../../src/training/cbl-stream.js';
+import { StreamedCblBatch, streamBytesPerRow, streamChunkRows } from '../../src/training/cbl-stream.js';
 import { interpretabilityCutoff, preparedBatchBytes, trainConceptLayer, trainWithCutoff } from '../../src/training/train-cbl.js';
 import { Rng } from '../../src/rng.js';
 import { maxAbsDiff, relErr } from '../helpers/numeric.js';
@@ -223,4 +223,27 @@ test('memory options are checked; a source keys checkpoints by its identity', as
 
 test('engine cleanup', async () => {
   await engine.dispose();
+});
+
+test('the streamed estimate grows with every dimension, counts at least the tensors a chunk must hold, and sizes chunks to the budget', () => {
+  const base: CblDims = { G: 49, D: 2048, E: 512, M: 370 };
+  const at = streamBytesPerRow(base);
+  for (const k of ['G', 'D', 'E', 'M'] as const) {
+    assert.ok(streamBytesPerRow({ ...base, [k]: base[k] * 2 }) > at, `more ${k}, more bytes`);
+  }
+  // At least: the float16 chunk, its float32 cast and centred copy, and the grad graph's five
+  // [G·M] products alive at its last Gemm (a², u, b, inner, h).
+  const { G, D, E, M } = base;
+  assert.ok(at >= G * (2 * (D + E) + 8 * (D + E) + 5 * 4 * M), 'no less than the tensors that must coexist');
+  // Measured here (VmHWM over create + lossAndGrad + evaluate, chunks of 16 and 64 images): 4.07
+  // MiB per image at these dimensions; the estimate may be above it, not below.
+  assert.ok(at >= 4.07 * 2 ** 20 && at <= 1.5 * 4.07 * 2 ** 20, `${(at / 2 ** 20).toFixed(2)} MiB per image`);
+  for (const budget of [1, at - 1, at, 10 * at + 5, 1e12]) {
+    const k = streamChunkRows(base, 50_000, budget);
+    assert.ok(k >= 1 && k <= 50_000);
+    if (k > 1 && k < 50_000) assert.ok(k * at <= budget && (k + 1) * at > budget, `budget ${budget}: ${k} rows`);
+  }
+  assert.equal(streamChunkRows(base, 50_000, 10 * at + 5), 10);
+  assert.equal(streamChunkRows(base, 7, 1e12), 7, 'never more than the batch');
+  assert.equal(streamChunkRows(base, 50_000, 1), 1, 'at least one image');
 });

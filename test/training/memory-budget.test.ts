@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultMemoryBudget, formatBytes, MIN_MEMORY_BUDGET, parseMemoryBudget, rowsFor, usableBytes, RUNTIME_RESERVE } from '../../src/training/memory-budget.js';
+import { availableBytes, defaultMemoryBudget, formatBytes, STAGE_FIXED_BYTES, MIN_MEMORY_BUDGET, parseMemoryBudget, rowsFor, usableBytes, RUNTIME_RESERVE } from '../../src/training/memory-budget.js';
 
 test('memory budget: bytes, decimal and binary units, fractions, case and spaces', () => {
   assert.equal(parseMemoryBudget('4GiB'), 4 * 2 ** 30);
@@ -36,4 +36,13 @@ test('memory budget: rows per chunk from bytes per row, after fixed bytes, clamp
   assert.throws(() => rowsFor(100, 0), /bytesPerRow must be > 0/);
   assert.equal(formatBytes(1.5 * 2 ** 30), '1.5 GiB');
   assert.equal(formatBytes(384 * 2 ** 20), '384 MiB');
+});
+
+test('memory budget: a stage starting now gets the budget less what is resident and its fixed buffers', () => {
+  const MiB = 2 ** 20;
+  assert.equal(availableBytes(2048 * MiB, 447 * MiB), 2048 * MiB - 447 * MiB - STAGE_FIXED_BYTES);
+  assert.ok(availableBytes(2048 * MiB, 900 * MiB) < availableBytes(2048 * MiB, 447 * MiB), 'more resident, less available');
+  assert.equal(availableBytes(512 * MiB, 600 * MiB), 64 * MiB, 'over budget already: a floor, not a negative size');
+  const now = availableBytes(2048 * MiB);
+  assert.ok(now > 0 && now <= 2048 * MiB - process.memoryUsage().rss + MiB, 'by default, this process\'s RSS');
 });

@@ -31,7 +31,7 @@ import { DEMO_CUTOFF, provingGroundAssets, provingGroundBackbone } from '../../s
 import { CONCEPTS } from '../../src/proving-ground/vocab.js';
 import { trainSalfCbm } from '../../src/training/train-salf-cbm.js';
 import type { ExplorerSnapshot } from '../../src/web/main.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { browserTestSkip, launchChromium } from '../helpers/chromium.js';
 import { assertClose, assertNotBlank, drag, maxAbsDiff, rows } from '../helpers/explorer-page.js';
 import { tempDir } from '../helpers/paths.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
@@ -57,7 +57,7 @@ const pixelsOf = (mask: Uint8Array): number[] => {
   return out;
 };
 
-test('the explorer on the proving ground: prediction, Explain Anything on the object, an intervention that flips the class, as the library computes', { timeout: 120_000 }, async (t) => {
+test('the explorer on the proving ground: prediction, Explain Anything on the object, an intervention that flips the class, as the library computes', { timeout: 120_000, skip: browserTestSkip() }, async (t) => {
   const started = Date.now();
   const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
   // ---- The model: trained once, as the proving-ground explanation tests do.

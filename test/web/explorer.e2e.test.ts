@@ -17,7 +17,7 @@ import { applyEdits, classifyConceptMaps, intervene, type ConceptEdit } from '..
 import type { RasterRegion } from '../../src/explain/raster.js';
 import type { ExplorerSnapshot } from '../../src/web/main.js';
 import { tempDir } from '../helpers/paths.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { browserTestSkip, launchChromium } from '../helpers/chromium.js';
 import { explorerFixture } from '../helpers/explorer-fixture.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { assertClose as assertWithin, assertNotBlank, drag, rows } from '../helpers/explorer-page.js';
@@ -52,7 +52,7 @@ function raster(size: number, label: string, pixels: number[]): RasterRegion {
   return { label, mask, size, area: pixels.length, warnings: [] };
 }
 
-test('the explorer runs the model in the browser and shows and tells what the library computes', { timeout: 120_000 }, async (t) => {
+test('the explorer runs the model in the browser and shows and tells what the library computes', { timeout: 120_000, skip: browserTestSkip() }, async (t) => {
   const fx = await explorerFixture(tempDir('salf-e2e-'));
   const lib = fx.library;
   const { outputs } = await analyseImages(lib, [fx.scene]);
@@ -269,7 +269,7 @@ test('the explorer runs the model in the browser and shows and tells what the li
   }
 });
 
-test('with a WebGPU adapter (software, SwiftShader) the page runs the model on WebGPU and gets the library\'s numbers', { timeout: 90_000 }, async () => {
+test('with a WebGPU adapter (software, SwiftShader) the page runs the model on WebGPU and gets the library\'s numbers', { timeout: 90_000, skip: browserTestSkip() }, async () => {
   const fx = await explorerFixture(tempDir('salf-e2e-gpu-'), 'softmax', 'center');
   const lib = fx.library;
   const picture = join(fx.images, 'more', 'green.png');
