@@ -1,7 +1,8 @@
 /** The CLI options that describe a backbone, shared by the commands that need one. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { BackboneConfig } from '../models/backbone.js';
+import { backboneConfigSchema } from '../models/config-schemas.js';
+import { readJsonAs } from '../data/json-schema.js';
 import { findFeatureTensorInFile } from '../models/feature-tensor.js';
 import { resolveBackboneModel } from '../models/backbone-source.js';
 import { oneOf, positiveInt, triple } from './options.js';
@@ -52,11 +53,7 @@ interface BackboneFlags {
 /** The BackboneConfig the options describe. */
 export function backboneConfigFrom(flags: BackboneFlags): BackboneConfig {
   if (flags.backboneConfig) {
-    try {
-      return JSON.parse(readFileSync(flags.backboneConfig, 'utf8')) as BackboneConfig;
-    } catch (err) {
-      throw new Error(`${flags.backboneConfig}: cannot read the backbone config (${(err as Error).message})`);
-    }
+    return readJsonAs(flags.backboneConfig, backboneConfigSchema, 'backbone config');
   }
   if (!flags.backbone) throw new Error('--backbone <model.onnx> is required (or --backbone-config <file.json>)');
   // Without --feature-tensor the tensor, its layout and CLS handling are read off the graph;

@@ -10,7 +10,7 @@
  *                        final_layer.weight [L,M], final_layer.bias [L]
  *   metrics.json         training metrics (optional)
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../data/atomic-write.js';
 import { Engine, dataF32, f32, getDefaultEngine } from '../engine/session.js';
@@ -18,7 +18,8 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
 import { Backbone, type BackboneConfig } from './backbone.js';
 import { extractFeatures } from './extract-features.js';
-import { parseJson } from '../data/parse-json.js';
+import { readJsonAs } from '../data/json-schema.js';
+import { nameListSchema, salfCbmConfigSchema } from './config-schemas.js';
 
 /** Everything besides the tensors that defines a SALF-CBM. */
 export interface SalfCbmConfig {
@@ -161,10 +162,9 @@ export class SalfCbm {
   static load(dir: string, engine?: Engine): SalfCbm {
     const configPath = join(dir, 'config.json');
     if (!existsSync(configPath)) throw new Error(`${dir}: not a SALF-CBM model directory (no config.json)`);
-    const config = readJson<SalfCbmConfig>(configPath);
-    if (config.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(config.format)})`);
-    const concepts = readJson<string[]>(join(dir, 'concepts.json'));
-    const classes = readJson<string[]>(join(dir, 'classes.json'));
+    const config = readJsonAs(configPath, salfCbmConfigSchema, 'SALF-CBM config');
+    const concepts = readJsonAs(join(dir, 'concepts.json'), nameListSchema, 'concept list');
+    const classes = readJsonAs(join(dir, 'classes.json'), nameListSchema, 'class list');
     const { tensors } = readSafetensors(join(dir, 'weights.safetensors'));
     const get = (name: string): Float32Array => {
       const t = tensors[name];
@@ -185,14 +185,4 @@ export class SalfCbm {
       engine,
     );
   }
-}
-
-function readJson<T>(path: string): T {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read (${(err as Error).message})`);
-  }
-  return parseJson(text, path) as T;
 }
