@@ -103,7 +103,17 @@ export interface TrainingMetrics {
   finalLayer: { mode: string; lambda: number; nnz: number; nec: number; trainAccuracy: number; valAccuracy?: number };
 }
 
-/** Trains a SALF-CBM and saves it to `options.out`. */
+/**
+ * Trains a SALF-CBM (SPEC steps 2–4) and saves it to `options.out`; reruns resume from the cache.
+ *
+ * @example
+ * ```ts
+ * const { metrics } = await trainSalfCbm({
+ *   data: 'cub:/data/CUB_200_2011', backbone, clip: 'clip-vit-b16/', concepts: readConceptList('concepts.txt'), out: 'model/',
+ * });
+ * console.log(metrics.finalLayer.valAccuracy);
+ * ```
+ */
 export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainSalfCbmResult> {
   const progress = options.progress ?? silentProgress;
   const grid = options.grid ?? TRAINING_DEFAULTS.grid;
