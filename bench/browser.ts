@@ -54,7 +54,7 @@ async function writePicture(path: string): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'salf-bench-browser-'));
-  let stop: (() => Promise<void>)[] = [];
+  const stop: (() => Promise<void>)[] = [];
   try {
     const { model } = randomSalfCbm(dir, { arch, M, L, size });
     const onnx = join(dir, 'salf.onnx');
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     stop.unshift(() => browser.close());
     const { page } = browser;
     console.log(`${arch} (random weights) at ${size} px, head M=${M}, L=${L}, grid 7×7; export ${(res.bytes / 2 ** 20).toFixed(0)} MiB; headless Chromium, ${reps} rounds`);
-    let t = performance.now();
+    const t = performance.now();
     await page.goto(server.url);
     await page.evaluate(() => window.salfExplorer.ready);
     const backend = await page.evaluate(() => window.salfExplorer.backend);
@@ -116,7 +116,6 @@ async function main(): Promise<void> {
     console.log(`browser_explain_overhead=${(median(loads) / median(bare)).toFixed(4)}`);
   } finally {
     for (const s of stop) await s().catch(() => undefined);
-    stop = [];
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -4,6 +4,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { BackboneConfig } from '../models/backbone.js';
 import { parseJson } from '../data/parse-json.js';
+import { checkJson } from '../data/json-schema.js';
+import { backboneConfigSchema } from '../models/config-schemas.js';
 import { findFeatureTensorInFile } from '../models/feature-tensor.js';
 import { resolveBackboneModel } from '../models/backbone-source.js';
 import { oneOf, positiveInt, triple } from './options.js';
@@ -87,9 +89,10 @@ export function readBackboneConfig(file: string): BackboneConfig {
     const e = err as NodeJS.ErrnoException;
     throw new Error(`${file}: cannot read the backbone config (${e.code ?? e.message})`);
   }
-  const config = parseJson(text, file) as BackboneConfig;
-  if (typeof config !== 'object' || config === null || typeof config.model !== 'string' || config.model === '') {
+  const raw = parseJson(text, file) as { model?: unknown } | null;
+  if (typeof raw !== 'object' || raw === null || typeof raw.model !== 'string' || raw.model === '') {
     throw new Error(`${file}: a backbone config needs "model": the path of the ONNX model (relative to this file's folder)`);
   }
+  const config: BackboneConfig = checkJson(raw, backboneConfigSchema, file, 'backbone config');
   return { ...config, model: isAbsolute(config.model) ? config.model : resolve(dirname(file), config.model) };
 }

@@ -10,7 +10,8 @@ import type { Placement } from '../similarity/prompting.js';
 import type { StoreDtype } from '../store/row-store.js';
 import { PRECOMPUTE_STAGES, type PrecomputeInputs, type PrecomputeStage } from '../training/precompute.js';
 import { addBackboneOptions, backboneConfigFrom } from './backbone-options.js';
-import { fraction, grid, oneOf, positiveInt } from './options.js';
+import { fraction, grid, oneOf, positiveInt, seed } from './options.js';
+import { TRAINING_DEFAULTS } from '../training/defaults.js';
 
 /** Adds the data, model and store options to a command. */
 export function addDataOptions(cmd: Command): Command {
@@ -20,15 +21,15 @@ export function addDataOptions(cmd: Command): Command {
   addBackboneOptions(cmd);
   return cmd
     .option('--split-file <file>', 'split file, folder kind only (lines "class/image.jpg<TAB>train|val|test", or JSON {train,val,test})')
-    .option('--val-fraction <f>', 'validation hold-out per class (of the official train split for official layouts) when there is no split file', fraction, 0.1)
-    .option('--grid <HxW>', 'prompting grid', grid, [7, 7] as [number, number])
+    .option('--val-fraction <f>', 'validation hold-out per class (of the official train split for official layouts) when there is no split file', fraction, TRAINING_DEFAULTS.valFraction)
+    .option('--grid <HxW>', 'prompting grid', grid, TRAINING_DEFAULTS.grid)
     .option('--radius <px>', 'red circle radius at CLIP input size (default 32 at 224 px, scaled)', positiveInt)
-    .option('--placement <mode>', 'circle centres: inside (r … S−1−r) or stride (the paper text)', oneOf('inside', 'stride'), 'inside')
-    .option('--batch-size <n>', 'images per backbone run', positiveInt, 32)
+    .option('--placement <mode>', 'circle centres: inside (r … S−1−r) or stride (the paper text)', oneOf('inside', 'stride'), TRAINING_DEFAULTS.placement)
+    .option('--batch-size <n>', 'images per backbone run', positiveInt, TRAINING_DEFAULTS.batchSize)
     .option('--device <device>', 'execution provider: cpu or cuda (needs onnxruntime-node with CUDA)', oneOf('cpu', 'cuda'), 'cpu')
     .option('--clip-precision <p>', "CLIP's weights: fp32, or fp16 (onnx/*_model_fp16.onnx; half the memory, faster on a GPU)", oneOf('fp32', 'fp16'), 'fp32')
     .option('--clip-batch <n>', 'prompted images per CLIP run (lower it when a GPU runs out of memory)', positiveInt, 64)
-    .option('--seed <n>', 'random seed (also of the validation hold-out)', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'random seed (also of the validation hold-out)', seed, TRAINING_DEFAULTS.seed)
     .option('--skip-bad', 'skip images that cannot be decoded (listed at the end) instead of stopping')
     .option('--feature-dtype <dtype>', 'how backbone features are stored', oneOf('float16', 'float32'), 'float16')
     .option('--shard-size <n>', 'images per store shard (the unit of resumption and of work division)', positiveInt, 64);

@@ -199,7 +199,7 @@ function build(obj: StackItem, state: PickleValue, fail: (m: string) => never): 
   obj.array = { kind: 'ndarray', shape: shape as number[], dtype: dtype.dtype, data };
 }
 
-function isObject(v: StackItem): v is PickleObject {
+function isObject(v: StackItem | undefined): v is PickleObject {
   return typeof v === 'object' && v !== null && 'kind' in v && v.kind !== 'ndarray';
 }
 

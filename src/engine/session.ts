@@ -122,7 +122,7 @@ async function releaseAll(cache: SessionCache): Promise<void> {
   const pending = [...cache.values()];
   cache.clear();
   const opened = await Promise.allSettled(pending);
-  await Promise.all(opened.map((s) => (s.status === 'fulfilled' ? s.value.release() : undefined)));
+  await Promise.all(opened.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
 }
 
 let defaultEngine: Engine | undefined;

@@ -80,7 +80,17 @@ export function explainOutputs(model: ConceptModel, name: string, out: ImageOutp
   };
 }
 
-/** Decodes, runs and explains images (paths or RGB images). */
+/**
+ * Decodes, runs and explains images (paths or RGB images): prediction, top concept contributions
+ * and their heatmaps per explained class (SPEC step 5).
+ *
+ * @example
+ * ```ts
+ * const model = await loadConceptModel('model/');
+ * const { results } = await explainImages(model, ['bird.jpg'], { classes: ['cardinal'], topK: 5 });
+ * for (const c of results[0]!.explanations[0]!.contributions) console.log(c.concept, c.contribution);
+ * ```
+ */
 export async function explainImages(
   model: ConceptModel,
   sources: readonly (string | { name: string; image: RgbImage })[],

@@ -48,7 +48,16 @@ export function regionScores(model: Pick<ConceptModel, 'concepts' | 'grid' | 'he
   });
 }
 
-/** The top-`topK` concepts of a region by each score. */
+/**
+ * The top-`topK` concepts of a region by each score (SPEC step 6, Explain Anything).
+ *
+ * @example
+ * ```ts
+ * const { images, outputs } = await analyseImages(model, ['bird.jpg']);
+ * const region = rasteriseRegion(await parseRegion('box:10,20,120,140'), images[0]!.geometry);
+ * const explanation = explainRegion(model, imageOutputs(model, outputs, 0), region, 5);
+ * ```
+ */
 export function explainRegion(model: Pick<ConceptModel, 'concepts' | 'grid' | 'head'>, out: Pick<ImageOutputs, 'conceptMaps'>, region: RasterRegion, topK = 5): RegionExplanation {
   const scores = regionScores(model, out, region);
   const top = (key: 'sum' | 'mean' | 'standardised'): RegionConceptScore[] =>

@@ -110,6 +110,14 @@ export interface InterventionResult {
 /**
  * Applies `edits` to one image's concept maps and classifies again. `classes` adds classes
  * whose contribution changes are reported besides the predictions before and after.
+ *
+ * @example Switch concept 3 off inside a box
+ * ```ts
+ * const { images, outputs } = await analyseImages(model, ['bird.jpg']);
+ * const region = rasteriseRegion(await parseRegion('box:10,20,120,140'), images[0]!.geometry);
+ * const result = await intervene(model, imageOutputs(model, outputs, 0), [{ concept: 3, beta: 0, region }]);
+ * console.log(result.before.prediction, result.after.prediction);
+ * ```
  */
 export async function intervene(model: ConceptModel, out: Pick<ImageOutputs, 'conceptMaps'>, edits: readonly ConceptEdit[], classes: readonly number[] = []): Promise<InterventionResult> {
   if (edits.length === 0) throw new Error('intervention: no edits given');

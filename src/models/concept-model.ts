@@ -63,6 +63,12 @@ export function conceptModelFromSalf(model: SalfCbm, engine: Engine = getDefault
 /**
  * Loads a model directory (config.json, weights.safetensors …) or an exported single-file
  * `.onnx` (with its JSON sidecar), with errors naming the path.
+ *
+ * @example
+ * ```ts
+ * const model = await loadConceptModel('model/'); // or 'model.onnx' from `salf-cbm export`
+ * console.log(model.concepts.length, model.classes);
+ * ```
  */
 export async function loadConceptModel(path: string, engine: Engine = getDefaultEngine()): Promise<ConceptModel> {
   if (!existsSync(path)) throw new Error(`${path}: model not found (expected a SALF-CBM model directory or an exported .onnx file)`);

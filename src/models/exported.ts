@@ -12,9 +12,11 @@ import { runImageBatches } from '../engine/image-batches.js';
 import type { ConceptModel } from './concept-model.js';
 import { EXPORT_METADATA_KEY, sidecarPath, type ExportInfo } from './export.js';
 import type { SalfOutputs } from './salf-cbm.js';
-import { HEAD_OUTPUTS, HEAD_TENSORS, POOLINGS, type HeadWeights, type Pooling } from './salf-head.js';
+import { HEAD_OUTPUTS, HEAD_TENSORS, type HeadWeights, type Pooling } from './salf-head.js';
 import { parseJson } from '../data/parse-json.js';
 import { decodeUtf8 } from '../data/utf8.js';
+import { checkJson } from '../data/json-schema.js';
+import { exportInfoSchema } from './config-schemas.js';
 
 /** Float32 values of an initializer (raw little-endian bytes or float_data). */
 function tensorValues(t: onnxProto.onnx.ITensorProto, source: string): Float32Array {
@@ -30,13 +32,9 @@ function tensorValues(t: onnxProto.onnx.ITensorProto, source: string): Float32Ar
 }
 
 function parseInfo(text: string, where: string): ExportInfo {
-  const info = parseJson(text, where) as ExportInfo;
-  if (info?.format !== 'salf-cbm-onnx') throw new Error(`${where}: not a SALF-CBM export description (format is ${JSON.stringify(info?.format)})`);
-  if (!Array.isArray(info.concepts) || !Array.isArray(info.classes) || !Array.isArray(info.grid)) {
-    throw new Error(`${where}: concepts, classes and grid are required`);
-  }
-  if (!POOLINGS.includes(info.pooling)) throw new Error(`${where}: unknown pooling ${JSON.stringify(info.pooling)}`);
-  return info;
+  const json = parseJson(text, where) as { format?: unknown } | null;
+  if (json?.format !== 'salf-cbm-onnx') throw new Error(`${where}: not a SALF-CBM export description (format is ${JSON.stringify(json?.format)})`);
+  return checkJson(json, exportInfoSchema, where, 'SALF-CBM export description');
 }
 
 /** A single-file SALF-CBM loaded for inference and explanations. */

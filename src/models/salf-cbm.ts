@@ -22,6 +22,8 @@ import { MANIFEST_FILE, openModelFolder, writeModelFolder } from './model-folder
 import { HEAD_OUTPUTS, POOLINGS, buildHeadModel, type HeadShape, type HeadWeights, type Pooling } from './salf-head.js';
 import { Backbone, type BackboneConfig } from './backbone.js';
 import { extractFeatures } from './extract-features.js';
+import { checkJson } from '../data/json-schema.js';
+import { nameListSchema, salfCbmConfigSchema } from './config-schemas.js';
 
 /** Everything besides the tensors that defines a SALF-CBM. */
 export interface SalfCbmConfig {
@@ -191,11 +193,12 @@ export class SalfCbm implements ModelResource {
       throw new Error(`${dir}: not a SALF-CBM model directory (no config.json)`);
     }
     const folder = openModelFolder(dir, 'SALF-CBM model folder');
-    const config = folder.json('config.json') as SalfCbmConfig;
-    if (config?.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(config?.format)})`);
+    const raw = folder.json('config.json') as { format?: unknown } | null;
+    if (raw?.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(raw?.format)})`);
+    const config: SalfCbmConfig = checkJson(raw, salfCbmConfigSchema, configPath, 'SALF-CBM config');
     if (!(Number.isInteger(config.featureDim) && config.featureDim > 0)) throw new Error(`${configPath}: featureDim must be a positive integer, got ${JSON.stringify(config.featureDim)}`);
-    const concepts = stringList(folder.json('concepts.json'), join(dir, 'concepts.json'));
-    const classes = stringList(folder.json('classes.json'), join(dir, 'classes.json'));
+    const concepts = checkJson(folder.json('concepts.json'), nameListSchema, join(dir, 'concepts.json'), 'concept list');
+    const classes = checkJson(folder.json('classes.json'), nameListSchema, join(dir, 'classes.json'), 'class list');
     const weightsPath = join(dir, WEIGHTS_FILE);
     const { tensors } = decodeSafetensors(folder.bytes(WEIGHTS_FILE), weightsPath);
     const [M, L, D] = [concepts.length, classes.length, config.featureDim];
@@ -234,9 +237,4 @@ const WEIGHTS_FILE = 'weights.safetensors';
 export function firstNonFinite(data: Float32Array): number {
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
   return -1;
-}
-
-function stringList(value: unknown, path: string): string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error(`${path}: expected a JSON array of strings`);
-  return value as string[];
 }

@@ -24,6 +24,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { z } from 'zod';
+import { checkJson, readJsonAs } from '../data/json-schema.js';
+import { annotationSchema, indexSchema, worldSchema } from './schemas.js';
 import { CLASSES, RULE_DESCRIPTION, type ClassRule } from './classes.js';
 import { decodePng, encodeGrayPng } from './png.js';
 import { renderScene, type RenderedScene } from './render.js';
@@ -307,21 +310,21 @@ export async function generateWorld(options: GenerateWorldOptions): Promise<Worl
 export function readWorld(outDir: string): WorldManifest {
   const path = join(outDir, 'world.json');
   if (!existsSync(path)) throw new Error(`no proving-ground world at ${outDir} (world.json missing)`);
-  const world = JSON.parse(readFileSync(path, 'utf8')) as WorldManifest;
-  if (world.format !== 'salf-cbm-proving-ground') throw new Error(`${path} is not a proving-ground world.json`);
-  return world;
+  const world = readJsonAs(path, z.unknown()) as { format?: unknown } | null;
+  if (world?.format !== 'salf-cbm-proving-ground') throw new Error(`${path} is not a proving-ground world.json`);
+  return checkJson(world, worldSchema, path, 'proving-ground world');
 }
 
 /** Reads index.json: every split's images. */
 export function readIndex(outDir: string): Record<SplitName, SplitEntry[]> {
-  return JSON.parse(readFileSync(join(outDir, 'index.json'), 'utf8')) as Record<SplitName, SplitEntry[]>;
+  return readJsonAs(join(outDir, 'index.json'), indexSchema, 'proving-ground index');
 }
 
 /** Reads an image's annotation. */
 export function loadAnnotation(outDir: string, id: string): ImageAnnotation {
   const path = join(outDir, 'masks', splitOfId(id), `${id}.json`);
   if (!existsSync(path)) throw new Error(`no annotation for image "${id}" in ${outDir}`);
-  return JSON.parse(readFileSync(path, 'utf8')) as ImageAnnotation;
+  return readJsonAs(path, annotationSchema, 'annotation');
 }
 
 /** Reads an image's label mask (size×size, 0 background, k = k-th object). */

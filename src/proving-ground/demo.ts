@@ -6,7 +6,7 @@
  * the concept maps localise concepts (pointing game and concept mIoU), for the CLIP-like model's
  * own red-circle maps P and for SALF-CBM's maps C, on the test and the shifted split.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadRgb } from '../data/image-io.js';
 import { packageRoot } from '../package-root.js';
@@ -14,6 +14,8 @@ import { Engine } from '../engine/session.js';
 import { explainOutputs, writeExplanationFiles } from '../explain/explain-image.js';
 import { imageOutputs, prepareImage } from '../explain/analyse.js';
 import type { BackboneConfig } from '../models/backbone.js';
+import { backboneConfigSchema } from '../models/config-schemas.js';
+import { readJsonAs } from '../data/json-schema.js';
 import { ClipModel } from '../models/clip.js';
 import { conceptModelFromSalf } from '../models/concept-model.js';
 import { extractFeatures } from '../models/extract-features.js';
@@ -53,7 +55,7 @@ export const DEFAULT_BLACK_BOX: BlackBox = 'narrow';
 /** A committed black-box classifier as a backbone config (absolute model path). */
 export function provingGroundBackbone(assets = provingGroundAssets(), blackBox: BlackBox = DEFAULT_BLACK_BOX): BackboneConfig {
   const dir = join(assets, BLACK_BOX_FOLDERS[blackBox]);
-  const cfg = JSON.parse(readFileSync(join(dir, 'backbone.json'), 'utf8')) as BackboneConfig;
+  const cfg = readJsonAs(join(dir, 'backbone.json'), backboneConfigSchema, 'backbone config');
   return { model: resolve(dir, cfg.model), featureTensor: cfg.featureTensor, layout: cfg.layout, logitsTensor: cfg.logitsTensor, preprocess: cfg.preprocess };
 }
 

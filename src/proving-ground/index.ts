@@ -5,5 +5,5 @@ export * from './classes.js';
 export * from './world.js';
 export * from './render.js';
 export * from './dataset.js';
-export { Rng, deriveSeed } from './prng.js';
+export { Sfc32Rng, deriveSeed } from './prng.js';
 export { decodePng, encodeGrayPng, type DecodedPng } from './png.js';

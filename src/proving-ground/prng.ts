@@ -24,8 +24,8 @@ export function deriveSeed(seed: number, ...labels: (string | number)[]): number
   return h;
 }
 
-/** Seeded generator: uniform floats, integers, choices and shuffles. */
-export class Rng {
+/** Seeded sfc32 generator of the proving ground: uniform floats, integers, choices and shuffles (training draws from `src/rng.ts`). */
+export class Sfc32Rng {
   private a: number;
   private b: number;
   private c: number;
@@ -67,7 +67,7 @@ export class Rng {
 
   /** A uniformly chosen element of a non-empty array. */
   pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('Rng.pick: empty array');
+    if (items.length === 0) throw new Error('Sfc32Rng.pick: empty array');
     return items[Math.floor(this.next() * items.length)]!;
   }
 }

@@ -5,7 +5,7 @@
  * occlusion (later objects cover earlier ones).
  */
 import type { RgbImage } from '../data/rgb-image.js';
-import { Rng } from './prng.js';
+import { Sfc32Rng } from './prng.js';
 import {
   CROSS_ARM,
   CROSS_HALF_WIDTH,
@@ -45,7 +45,7 @@ function lerpInto(data: Uint8Array, p: number, a: readonly number[], b: readonly
 /** Smoothly interpolated random lattice values in [0, 1] (value noise), two octaves. */
 function valueNoise(size: number, cell: number, seed: number): Float32Array {
   const out = new Float32Array(size * size);
-  const rng = new Rng(seed);
+  const rng = new Sfc32Rng(seed);
   const octaves: [number, number][] = [
     [cell, 0.7],
     [cell / 2, 0.3],

@@ -56,9 +56,9 @@ export function hsvToRgb(h: number, s: number, v: number): [number, number, numb
   const c = v * s;
   const x = c * (1 - Math.abs((hh % 2) - 1));
   const m = v - c;
-  let r = 0;
-  let g = 0;
-  let b = 0;
+  let r: number;
+  let g: number;
+  let b: number;
   if (hh < 1) [r, g, b] = [c, x, 0];
   else if (hh < 2) [r, g, b] = [x, c, 0];
   else if (hh < 3) [r, g, b] = [0, c, x];

@@ -14,7 +14,7 @@
  *   held-out combination and the others half the time.
  */
 import { CLASSES, classifyObjects } from './classes.js';
-import { deriveSeed, Rng } from './prng.js';
+import { deriveSeed, Sfc32Rng } from './prng.js';
 import type { Background, BackgroundStyle, Rgb, Scene, SceneObject } from './scene.js';
 import { COLOUR_HUES, COLOURS, HUE_JITTER, hsvToRgb, PATTERNS, SHAPES, type Colour, type Shape } from './vocab.js';
 
@@ -68,11 +68,11 @@ export interface SampledScene {
   readonly mainObject: number;
 }
 
-function backgroundColour(rng: Rng, value: number): Rgb {
+function backgroundColour(rng: Sfc32Rng, value: number): Rgb {
   return hsvToRgb(rng.uniform(0, 360), rng.uniform(0, 0.2), value);
 }
 
-function sampleBackground(rng: Rng, style: BackgroundStyle, size: number): Background {
+function sampleBackground(rng: Sfc32Rng, style: BackgroundStyle, size: number): Background {
   const v = rng.uniform(0.35, 0.9);
   const dv = rng.uniform(0.12, 0.3) * (v > 0.62 ? -1 : 1);
   return {
@@ -89,7 +89,7 @@ function sampleBackground(rng: Rng, style: BackgroundStyle, size: number): Backg
   };
 }
 
-function sampleObject(rng: Rng, shape: Shape, colour: Colour, radius: number, cx: number, cy: number, size: number): SceneObject {
+function sampleObject(rng: Sfc32Rng, shape: Shape, colour: Colour, radius: number, cx: number, cy: number, size: number): SceneObject {
   const hue = COLOUR_HUES[colour] + rng.uniform(-HUE_JITTER, HUE_JITTER);
   const sat = rng.uniform(0.7, 0.9);
   const val = rng.uniform(0.75, 0.92);
@@ -113,7 +113,7 @@ export function sampleScene(seed: number, split: SplitName, index: number, size 
   if (!SPLITS.includes(split)) throw new Error(`unknown split "${split}"`);
   if (!Number.isInteger(index) || index < 0) throw new Error(`image index must be a non-negative integer, got ${index}`);
   if (!Number.isInteger(size) || size < 32) throw new Error(`image size must be an integer >= 32, got ${size}`);
-  const rng = new Rng(deriveSeed(seed, split, index));
+  const rng = new Sfc32Rng(deriveSeed(seed, split, index));
   const shifted = split === 'shifted';
   const classIndex = index % CLASSES.length;
   const cls = CLASSES[classIndex]!;
@@ -152,7 +152,7 @@ export function sampleScene(seed: number, split: SplitName, index: number, size 
 
 /** A free spot for a distractor: clear of the main object, mild overlap with other distractors. */
 function place(
-  rng: Rng, objects: readonly SceneObject[], minR: number, maxR: number, size: number, margin: number,
+  rng: Sfc32Rng, objects: readonly SceneObject[], minR: number, maxR: number, size: number, margin: number,
 ): { cx: number; cy: number; r: number } | null {
   for (let attempt = 0; attempt < 100; attempt++) {
     const r = rng.uniform(minR, maxR);

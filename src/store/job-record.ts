@@ -9,7 +9,9 @@
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import { parseJson } from '../data/parse-json.js';
+import { checkJson } from '../data/json-schema.js';
 import type { RowStore } from './row-store.js';
 import type { WorkerShard } from './worker-shard.js';
 
@@ -39,6 +41,16 @@ export interface JobRecord {
 const FORMAT = 'salf-cbm.precompute-job';
 const VERSION = 1;
 
+const recordSchema: z.ZodType<JobRecord> = z.looseObject({
+  format: z.literal(FORMAT),
+  version: z.number(),
+  stage: z.string(),
+  workers: z.number().int().positive(),
+  command: z.array(z.string()),
+  stores: z.array(z.looseObject({ name: z.string(), folder: z.string(), key: z.string(), numShards: z.number().int().nonnegative(), identity: z.unknown() })),
+  createdAt: z.string(),
+});
+
 /** A store as the job record lists it. */
 export function jobStore(name: string, store: RowStore): JobStore {
   return { name, folder: store.dir.split(/[\\/]/).pop()!, key: store.manifest.key, numShards: store.numShards, identity: store.manifest.identity };
@@ -59,9 +71,9 @@ export function readJobRecord(cacheDir: string, stage: string): JobRecord | unde
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`${path}: cannot read the job record (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const r = parseJson(text, path) as JobRecord;
-  if (r.format !== FORMAT || r.version !== VERSION) throw new Error(`${path}: not a salf-cbm job record of version ${VERSION}`);
-  return r;
+  const r = parseJson(text, path) as { format?: unknown; version?: unknown } | null;
+  if (r?.format !== FORMAT || r.version !== VERSION) throw new Error(`${path}: not a salf-cbm job record of version ${VERSION}`);
+  return checkJson(r, recordSchema, path, 'job record');
 }
 
 /**

@@ -39,7 +39,9 @@ import {
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../data/atomic-write.js';
+import { z } from 'zod';
 import { parseJson } from '../data/parse-json.js';
+import { checkJson } from '../data/json-schema.js';
 import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
 
 /** How a field's values are stored. */
@@ -103,6 +105,28 @@ interface ShardHeader {
   meta: Record<string, unknown>;
   sha256: string;
 }
+
+const count = z.number().int().nonnegative();
+const manifestSchema: z.ZodType<RowStoreManifest> = z.looseObject({
+  format: z.literal('salf-cbm.row-store'),
+  version: z.number(),
+  key: z.string(),
+  kind: z.string(),
+  identity: z.unknown(),
+  numRows: count,
+  shardSize: z.number().int().positive(),
+  numShards: count,
+  fields: z.array(z.looseObject({ name: z.string(), shape: z.array(count), dtype: z.enum(['float16', 'float32']) })),
+});
+const shardHeaderSchema: z.ZodType<ShardHeader> = z.looseObject({
+  key: z.string(),
+  shard: count,
+  first: count,
+  count,
+  fields: z.array(z.looseObject({ name: z.string(), bytes: count })),
+  meta: z.record(z.string(), z.unknown()),
+  sha256: z.string(),
+});
 
 const FORMAT = 'salf-cbm.row-store';
 const VERSION = 1;
@@ -430,12 +454,15 @@ export class RowStore {
 
   /** The header if it parses and agrees with the manifest for shard `s`. */
   private check(head: Buffer, s: number): ShardHeader | undefined {
-    let h: ShardHeader;
+    let json: unknown;
     try {
-      h = JSON.parse(head.toString('utf8')) as ShardHeader;
+      json = JSON.parse(head.toString('utf8'));
     } catch {
       return undefined;
     }
+    const parsed = shardHeaderSchema.safeParse(json);
+    if (!parsed.success) return undefined;
+    const h = parsed.data;
     const { first, count } = this.shardRange(s);
     if (h.key !== this.manifest.key || h.shard !== s || h.first !== first || h.count !== count) return undefined;
     if (!Array.isArray(h.fields) || h.fields.length !== this.fields.length) return undefined;
@@ -497,9 +524,9 @@ function readManifest(dir: string): RowStoreManifest {
     const e = err as NodeJS.ErrnoException;
     throw new Error(`${path}: cannot read the store manifest (${e.code ?? e.message})`);
   }
-  const m = parseJson(text, path) as RowStoreManifest;
-  if (m.format !== FORMAT || m.version !== VERSION) throw new Error(`${path}: not a salf-cbm row store of version ${VERSION} (format ${String(m.format)}, version ${String(m.version)})`);
-  return m;
+  const m = parseJson(text, path) as { format?: unknown; version?: unknown } | null;
+  if (m?.format !== FORMAT || m.version !== VERSION) throw new Error(`${path}: not a salf-cbm row store of version ${VERSION} (format ${String(m?.format)}, version ${String(m?.version)})`);
+  return checkJson(m, manifestSchema, path, 'row store manifest');
 }
 
 function encodeField(f: FieldSpec, v: FieldValues, path: string): Uint8Array {

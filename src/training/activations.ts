@@ -126,7 +126,8 @@ export async function poolActivationsToStore(opts: PoolActivationsOptions): Prom
         const r = source(first + c0 + j);
         const s = features.shardOf(r);
         if (loaded?.shard !== s) {
-          loaded = undefined; // let the previous shard go before reading the next
+          // eslint-disable-next-line no-useless-assignment -- lets the previous shard be collected before the next is read
+          loaded = undefined;
           loaded = features.readShard(s);
         }
         const within = r - loaded.first;

@@ -19,6 +19,7 @@
 import type { Engine } from '../engine/session.js';
 import { glmSaga, nec, nonZeros, type GlmSagaProgress, type PathPoint, type StopReason, type StreamingMode } from './glm-saga.js';
 import type { RowMatrix } from './row-matrix.js';
+import { TRAINING_DEFAULTS } from './defaults.js';
 
 export { nec, nonZeros };
 
@@ -151,7 +152,7 @@ function summary(p: PathPoint): PathSummary {
 
 /** Trains the final layer (sparse GLM-SAGA or dense) and returns the chosen weights with the path. */
 export async function trainFinalLayer(opts: FinalLayerOptions): Promise<FinalLayer> {
-  const mode = opts.mode ?? 'sparse';
+  const mode = opts.mode ?? TRAINING_DEFAULTS.finalMode;
   if (mode !== 'sparse' && mode !== 'dense') throw new Error(`trainFinalLayer: mode must be 'sparse' or 'dense', got '${String(mode)}'`);
   if ((opts.Xval === undefined) !== (opts.yval === undefined)) throw new Error('trainFinalLayer: give both Xval and yval, or neither');
   const val = opts.Xval && opts.yval ? { X: opts.Xval, y: opts.yval } : undefined;
@@ -161,7 +162,7 @@ export async function trainFinalLayer(opts: FinalLayerOptions): Promise<FinalLay
     nClasses: opts.nClasses,
     stepSize: opts.stepSize ?? 0.1,
     batchSize: opts.batchSize ?? 256,
-    epochsPerLambda: opts.epochsPerLambda ?? 1000,
+    epochsPerLambda: opts.epochsPerLambda ?? TRAINING_DEFAULTS.epochsPerLambda,
     tol: opts.tol ?? 1e-4,
     lookbehind: opts.lookbehind,
     order: opts.order,
@@ -188,7 +189,7 @@ export async function trainFinalLayer(opts: FinalLayerOptions): Promise<FinalLay
     } else if (opts.path) {
       points = await glmSaga({ ...common, alpha, k: opts.path.k, epsilon: opts.path.epsilon ?? 0.001, doZero: false });
     } else {
-      const lam = opts.lam ?? 7e-4;
+      const lam = opts.lam ?? TRAINING_DEFAULTS.lam;
       if (!(lam > 0)) throw new Error(`trainFinalLayer: lam must be > 0, got ${lam}`);
       // LF-CBM: glm_saga(..., k=1, epsilon=1, do_zero=False, metadata max_reg = lam) → λ = lam/α.
       points = await glmSaga({ ...common, alpha, maxReg: lam, k: 1, epsilon: 1, doZero: false });

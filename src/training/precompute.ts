@@ -26,6 +26,7 @@ import { checkStores, joinJob, jobRecordPath, jobStore, readJobRecord, type JobS
 import { statusReport, type StatusReport } from '../store/job-status.js';
 import type { BeforeShardCommit, RowStore, StoreDtype } from '../store/row-store.js';
 import type { WorkerShard } from '../store/worker-shard.js';
+import { TRAINING_DEFAULTS } from './defaults.js';
 
 /** A pre-computation stage. */
 export type PrecomputeStage = 'features' | 'embeddings';
@@ -102,7 +103,7 @@ export interface KeptSplit {
  * before any features are computed.
  */
 export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' | 'valFraction' | 'seed'>): { folder: Dataset; train: Sample[]; val: Sample[] } {
-  const folder = openDataset(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? 0.1, seed: inputs.seed ?? 0 } });
+  const folder = openDataset(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? TRAINING_DEFAULTS.valFraction, seed: inputs.seed ?? TRAINING_DEFAULTS.seed } });
   if (folder.classes.length < 2) {
     throw new Error(`${folder.root}: only one class${folder.kind === 'folder' ? ' folder' : ''} ("${folder.classes[0]}"); a classifier needs at least 2 (root/<class>/<images>)`);
   }
@@ -132,7 +133,7 @@ export function classesWithout(classes: readonly string[], samples: readonly Sam
 export async function openStores(inputs: PrecomputeInputs, stages: readonly PrecomputeStage[], given: { engine?: Engine; clip?: ClipModel } = {}): Promise<PrecomputeStores> {
   const { folder, train, val } = scanSplits(inputs);
   for (const w of folder.warnings) inputs.progress?.log(`warning: ${w}`);
-  const grid = inputs.grid ?? [7, 7];
+  const grid = inputs.grid ?? TRAINING_DEFAULTS.grid;
   const engine = given.engine ?? new Engine({ device: inputs.device });
   const named = new Map<PrecomputeStage, { name: string; store: RowStore }[]>();
   const layout = { dtype: inputs.featureDtype, shardSize: inputs.shardSize };
@@ -173,7 +174,7 @@ export async function computeStores(stores: PrecomputeStores, inputs: Precompute
         cacheDir: inputs.cacheDir,
         dtype: inputs.featureDtype,
         shardSize: inputs.shardSize,
-        batchSize: inputs.batchSize ?? 32,
+        batchSize: inputs.batchSize ?? TRAINING_DEFAULTS.batchSize,
         skipBad: inputs.skipBad,
         progress,
         label,
@@ -273,7 +274,7 @@ function promptedInputs(inputs: PrecomputeInputs, clip: ClipModel, samples: read
     encoder: clip,
     images: samples.map((s) => s.path),
     resize: { ...clipResize, interpolation: 'bicubic' },
-    grid: inputs.grid ?? [7, 7],
+    grid: inputs.grid ?? TRAINING_DEFAULTS.grid,
     radius: inputs.radius ?? defaultRadius(clip.inputSize),
     placement: inputs.placement,
     cacheDir: inputs.cacheDir,

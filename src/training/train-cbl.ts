@@ -23,6 +23,7 @@ import { arraySource, isRowSource, loadRows, type CblRowSource } from './cbl-sou
 import { StreamedCblBatch, streamChunkRows } from './cbl-stream.js';
 import { defaultMemoryBudget, usableBytes } from './memory-budget.js';
 import { Rng } from '../rng.js';
+import { TRAINING_DEFAULTS } from './defaults.js';
 
 /** One split: features F [n,G,D] (channels last), normalised prompted CLIP embeddings I [n,G,E]. */
 export interface CblDataSet {
@@ -213,9 +214,9 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   checkSplit('train', train, G, D, E);
   checkSplit('val', val, G, D, E);
   if (T.length !== M * E) throw new Error(`trainConceptLayer: T has ${T.length} values, expected M×E = ${M * E}`);
-  const maxSteps = positiveInt('maxSteps', options.maxSteps ?? 1000);
-  const valEvery = positiveInt('valEvery', options.valEvery ?? 50);
-  const stepSamples = positiveInt('stepSamples', options.stepSamples ?? 50000);
+  const maxSteps = positiveInt('maxSteps', options.maxSteps ?? TRAINING_DEFAULTS.maxSteps);
+  const valEvery = positiveInt('valEvery', options.valEvery ?? TRAINING_DEFAULTS.valEvery);
+  const stepSamples = positiveInt('stepSamples', options.stepSamples ?? TRAINING_DEFAULTS.stepSamples);
   const engine = options.engine ?? getDefaultEngine();
   const rng = new Rng(options.seed ?? 0);
   const dims: CblDims = { G, D, E, M };
@@ -233,7 +234,7 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   if (B < 2) throw new Error('trainConceptLayer: stepSamples must be ≥ 2');
   const fullBatch = B === train.n ? await openBatch(train, undefined, cfg) : undefined;
   const valData = await openBatch(val, undefined, cfg);
-  const opt = new Adam(M * D, { ...options.adam, lr: options.lr ?? 1e-3 });
+  const opt = new Adam(M * D, { ...options.adam, lr: options.lr ?? TRAINING_DEFAULTS.lr });
 
   let history: CblHistoryEntry[] = [];
   let best: Float32Array = Float32Array.from(W);
@@ -332,7 +333,7 @@ export interface CutoffReport {
  */
 export async function interpretabilityCutoff(options: CutoffOptions): Promise<CutoffReport> {
   const { Wc, val, T, M, G, D, E } = options;
-  const cutoff = options.cutoff ?? 0.45;
+  const cutoff = options.cutoff ?? TRAINING_DEFAULTS.cutoff;
   checkSplit('val', val, G, D, E);
   if (Wc.length !== M * D) throw new Error(`interpretabilityCutoff: Wc has ${Wc.length} values, expected M×D = ${M * D}`);
   const engine = options.engine ?? getDefaultEngine();

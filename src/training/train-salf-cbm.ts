@@ -27,6 +27,7 @@ import { standardisedMatrix, storeMatrix } from './row-matrix.js';
 import { fitStandardiserStreamed } from './standardise.js';
 import { storeSource } from './store-source.js';
 import { trainWithCutoff } from './train-cbl.js';
+import { TRAINING_DEFAULTS } from './defaults.js';
 
 /** Options of {@link trainSalfCbm}; defaults follow SPEC and LF-CBM. */
 export interface TrainSalfCbmOptions {
@@ -103,8 +104,17 @@ export interface TrainingMetrics {
 }
 
 /**
- * Trains a SALF-CBM and saves it to `options.out`. The sessions training opened (CLIP's, the
- * engine's) are released when it ends; the returned model opens its own again when it is run.
+ * Trains a SALF-CBM (SPEC steps 2–4) and saves it to `options.out`; reruns resume from the cache.
+ * The sessions training opened (CLIP's, the engine's) are released when it ends; the returned
+ * model opens its own again when it is run.
+ *
+ * @example
+ * ```ts
+ * const { metrics } = await trainSalfCbm({
+ *   data: 'cub:/data/CUB_200_2011', backbone, clip: 'clip-vit-b16/', concepts: readConceptList('concepts.txt'), out: 'model/',
+ * });
+ * console.log(metrics.finalLayer.valAccuracy);
+ * ```
  */
 export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainSalfCbmResult> {
   if (options.concepts.length === 0) throw new Error('the concept list is empty');
@@ -119,8 +129,8 @@ export async function trainSalfCbm(options: TrainSalfCbmOptions): Promise<TrainS
 
 async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipModel): Promise<TrainSalfCbmResult> {
   const progress = options.progress ?? silentProgress;
-  const grid = options.grid ?? [7, 7];
-  const seed = options.seed ?? 0;
+  const grid = options.grid ?? TRAINING_DEFAULTS.grid;
+  const seed = options.seed ?? TRAINING_DEFAULTS.seed;
   const cacheDir = resolve(options.cacheDir ?? join(options.out, 'cache'));
 
   // Checks before any long work; then the backbone features and (step 2) the prompted CLIP
@@ -151,7 +161,7 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
 
   // Step 3: concept layer, interpretability cutoff, retraining.
   const cbl = options.cbl ?? {};
-  const maxSteps = cbl.maxSteps ?? 1000;
+  const maxSteps = cbl.maxSteps ?? TRAINING_DEFAULTS.maxSteps;
   progress.start('concept layer', maxSteps);
   const trained = await trainWithCutoff({
     train: source(stores.train, trainKept),
@@ -181,7 +191,7 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
   const M = concepts.length;
 
   // Step 4: pooled activations (into stores), standardisation, final layer, all in blocks.
-  const pooling = options.pooling ?? 'mean';
+  const pooling = options.pooling ?? TRAINING_DEFAULTS.pooling;
   const L = folder.classes.length;
   const activations = async (split: SplitStores, kept: KeptSplit, label: string) => {
     progress.start(`activations (${label})`, kept.featureRows.length);
@@ -204,16 +214,16 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
   const standardiser = fitStandardiserStreamed(actTrain);
   const labels = (s: Sample[]) => Int32Array.from(s.map((x) => x.label));
   const fl = options.finalLayer ?? {};
-  const epochs = fl.epochsPerLambda ?? 1000;
+  const epochs = fl.epochsPerLambda ?? TRAINING_DEFAULTS.epochsPerLambda;
   const nLambdas = fl.targetNec !== undefined ? fl.pathLength ?? 20 : 1;
-  progress.start(`final layer (${fl.mode ?? 'sparse'})`, nLambdas * epochs);
+  progress.start(`final layer (${fl.mode ?? TRAINING_DEFAULTS.finalMode})`, nLambdas * epochs);
   const final: FinalLayer = await trainFinalLayer({
     Xtrain: standardisedMatrix(actTrain, standardiser),
     ytrain: labels(trainKept.samples),
     Xval: standardisedMatrix(actVal, standardiser),
     yval: labels(valKept.samples),
     nClasses: L,
-    mode: fl.mode ?? 'sparse',
+    mode: fl.mode ?? TRAINING_DEFAULTS.finalMode,
     lam: fl.lam,
     targetNec: fl.targetNec,
     path: fl.targetNec !== undefined ? { k: fl.pathLength ?? 20 } : undefined,
@@ -262,7 +272,7 @@ function modelConfig(
     backbone: { ...options.backbone, model: resolve(options.backbone.model) },
     clip: { source: options.clip, id: clip.id },
     grid,
-    prompting: { radius: options.radius ?? defaultRadius(clip.inputSize), placement: options.placement ?? 'inside' },
+    prompting: { radius: options.radius ?? defaultRadius(clip.inputSize), placement: options.placement ?? TRAINING_DEFAULTS.placement },
     pooling,
     finalLayer,
     featureDim: D,

@@ -85,7 +85,10 @@ class App {
       hover: (x, y) => this.pointerValue(x, y),
       point: (x, y) => this.explainRegion({ kind: 'point', x, y }),
       box: (x0, y0, x1, y1) => this.explainRegion({ kind: 'box', x0, y0, x1, y1 }),
-      brush: (mask, tool) => (tool === 'brush' ? this.explainBrush(mask) : this.intervene(mask)),
+      brush: (mask, tool) => {
+        if (tool === 'brush') this.explainBrush(mask);
+        else void this.intervene(mask); // the queue reports its errors on the page
+      },
     });
     this.wire();
   }

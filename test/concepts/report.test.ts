@@ -25,7 +25,7 @@ test('the interpretability cutoff reads like the step-1 filters', () => {
   const text = formatConceptReport(r);
   assert.match(text, /^concepts: 4 given, 2 kept\n/);
   assert.match(text, /interpretability: 2 of 4 dropped \(dropped when the validation similarity is not above 0\.45; validation similarity/);
-  assert.match(text, /  - "round wheel": 0\.100\n/);
+  assert.match(text, / {2}- "round wheel": 0\.100\n/);
   assert.deepEqual(parseConceptReport(JSON.parse(JSON.stringify(r)), 'r.json'), r);
   assert.throws(() => parseConceptReport({ format: 'x' }, 'r.json'), /r\.json: not a salf-cbm concept report/);
   assert.throws(() => interpretabilityStage(cutoff, names.slice(0, 3)), /4 similarities for 3 concepts/);
@@ -40,5 +40,5 @@ test('the cutoff stage appends to a filter report', () => {
   const text = formatConceptReport(all);
   assert.match(text, /length: 1 of 6 dropped/);
   assert.match(text, /absent-from-data: skipped \(no training images given\)/);
-  assert.match(text, /  - "x{31}": 31\n/);
+  assert.match(text, / {2}- "x{31}": 31\n/);
 });

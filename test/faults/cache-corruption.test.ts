@@ -17,7 +17,7 @@ import { writeTinyClip } from '../helpers/tiny-clip.js';
 /** Flips one bit near the end of `path` (the data, not the header), keeping its size. */
 function flipByte(path: string): void {
   const bytes = readFileSync(path);
-  bytes[bytes.length - 6] ^= 0x10;
+  bytes[bytes.length - 6]! ^= 0x10;
   writeFileSync(path, bytes);
 }
 

@@ -51,7 +51,7 @@ test('each model file changed in place (same size) is refused, naming the file',
   assert.deepEqual(Object.keys(original).sort(), ['classes.json', 'concepts.json', 'config.json', 'metrics.json', 'weights.safetensors']);
   for (const [name, bytes] of Object.entries(original)) {
     const changed = Buffer.from(bytes);
-    changed[changed.length - 3] ^= 0x01; // same size, one bit
+    changed[changed.length - 3]! ^= 0x01; // same size, one bit
     writeFileSync(join(dir, name), changed);
     assert.throws(() => SalfCbm.load(dir), (e: Error) => e.message.startsWith(join(dir, name)) && /does not match manifest\.json \(SHA-256 differs\)/.test(e.message), name);
     writeFileSync(join(dir, name), bytes);

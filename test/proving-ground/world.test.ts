@@ -207,7 +207,6 @@ test('sampled scenes obey the rule; splits differ as designed', () => {
   const seen = new Set<string>();
   for (const split of SPLITS) {
     const perClass = new Array<number>(CLASSES.length).fill(0);
-    let heldOutDistractors = 0;
     let withDistractorOfOtherClass = 0;
     const counts = new Set<number>();
     for (let i = 0; i < n; i++) {
@@ -222,7 +221,6 @@ test('sampled scenes obey the rule; splits differ as designed', () => {
       seen.add(key);
       const distractors = scene.objects.filter((_, j) => j !== mainObject);
       const held = distractors.filter((o) => isHeldOut(o.shape, o.colour)).length;
-      heldOutDistractors += held;
       if (distractors.some((o) => classIndexOf(o.shape, o.colour) >= 0 && classIndexOf(o.shape, o.colour) !== classIndex)) withDistractorOfOtherClass++;
       if (split === 'shifted') {
         assert.ok(held >= 1, `shifted ${i} has no held-out combination`);

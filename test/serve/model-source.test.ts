@@ -49,7 +49,7 @@ test('an export changed in place after it was made, or without its record, is ma
   const onnx = readFileSync(first.onnxPath);
   // Same size, one byte different, old modification time.
   const tampered = Buffer.from(onnx);
-  tampered[tampered.length - 1] ^= 0xff;
+  tampered[tampered.length - 1]! ^= 0xff;
   writeFileSync(first.onnxPath, tampered);
   utimesSync(first.onnxPath, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
   const again = await openServedModel(modelDir);

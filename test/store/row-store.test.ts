@@ -71,7 +71,7 @@ test('row store: a corrupt shard is never used; verify removes it so it counts a
   fill(store);
   const path = store.shardPath(0);
   const bytes = readFileSync(path);
-  bytes[bytes.length - 3] ^= 0x40; // same size, one bit flipped in the payload
+  bytes[bytes.length - 3]! ^= 0x40; // same size, one bit flipped in the payload
   writeFileSync(path, bytes);
   const fresh = RowStore.open(r, spec());
   assert.equal(fresh.isComplete(0), true, 'size and header still look right');

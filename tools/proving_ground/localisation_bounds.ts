@@ -167,7 +167,7 @@ function alignToCentres(F: Float32Array, n: number): Float32Array {
         for (const [dy, wy] of [[0, 1 - a.w1], [1, a.w1]] as const) {
           for (const [dx, wx] of [[0, 1 - b.w1], [1, b.w1]] as const) {
             const src = ((i * G + a.i0 + dy) * G + b.i0 + dx) * D;
-            for (let d = 0; d < D; d++) out[o + d] += wy * wx * F[src + d]!;
+            for (let d = 0; d < D; d++) out[o + d]! += wy * wx * F[src + d]!;
           }
         }
       }
@@ -214,7 +214,7 @@ const Xt = transpose(X, rows, P);
 const gram = await conceptSimilarities(Xt, P, 1, rows, Xt, P, engine); // P×P
 const cross = await conceptSimilarities(Xt, P, 1, rows, transpose(T, rows, M), M, engine); // P×M
 const A = Float64Array.from(gram);
-for (let d = 0; d < P; d++) A[d * P + d] += ridge * train.length;
+for (let d = 0; d < P; d++) A[d * P + d]! += ridge * train.length;
 const W = solveSpd(A, Float64Array.from(cross), P, M); // P×M
 const Wt = Float32Array.from(transpose(Float32Array.from(W), P, M)); // M×P
 

@@ -1,7 +1,7 @@
 /** `salf-cbm concepts generate|filter`: SPEC step 1, a concept list from class names. */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../../data/atomic-write.js';
 import { openDataset } from '../../data/datasets.js';
 import { ChatClient, DEFAULT_MAX_RESPONSE_BYTES } from '../../concepts/chat-client.js';
@@ -11,9 +11,9 @@ import { allConcepts, generateConcepts, parseRawConcepts, readClassNames } from 
 import { formatConceptReport } from '../../concepts/report.js';
 import { Engine } from '../../engine/session.js';
 import { ClipModel } from '../../models/clip.js';
-import { finite, fraction, nonNegative, oneOf, positiveInt } from '../options.js';
+import { finite, fraction, nonNegative, nonNegativeInt, oneOf, positiveFloat, positiveInt, seed } from '../options.js';
+import { TRAINING_DEFAULTS } from '../../training/defaults.js';
 import { progressBars } from '../progress-bars.js';
-import { positiveFloat } from './explain-shared.js';
 import { parseJson } from '../../data/parse-json.js';
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -37,7 +37,7 @@ function generateCommand(): Command {
     .option('--temperature <t>', 'sampling temperature (LF-CBM: 0.7)', nonNegative, 0.7)
     .option('--max-tokens <n>', 'max_tokens per answer (not sent by default)', positiveInt)
     .option('--concurrency <n>', 'requests in flight at once', positiveInt, 4)
-    .option('--retries <n>', 'retries of a request on rate limits, server errors, network errors and malformed answers', (v) => nonNegativeInt(v), 6)
+    .option('--retries <n>', 'retries of a request on rate limits, server errors, network errors and malformed answers', nonNegativeInt, 6)
     .option('--backoff-ms <ms>', 'first retry wait, doubled on each retry (Retry-After wins)', nonNegative, 1000)
     .option('--timeout-ms <ms>', 'time limit of one request', positiveInt, 120_000)
     .option('--max-wait-ms <ms>', 'longest wait before a retry; a server asking (Retry-After) for longer fails the request', positiveInt, 30_000)
@@ -101,8 +101,8 @@ function filterCommand(): Command {
     .option('--report <file>', 'report of every decision, JSON (default <out>.report.json)')
     .option('--data <[kind:]path>', 'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind); its training images drive the absent-from-data filter, skipped without it')
     .option('--split-file <file>', 'split file, as for train; its train split is used')
-    .option('--val-fraction <f>', 'validation hold-out when there is no split file (as for train, so the same training images are used)', fraction, 0.1)
-    .option('--seed <n>', 'seed of the hold-out split (as for train)', (v) => Number.parseInt(v, 10), 0)
+    .option('--val-fraction <f>', 'validation hold-out when there is no split file (as for train, so the same training images are used)', fraction, TRAINING_DEFAULTS.valFraction)
+    .option('--seed <n>', 'seed of the hold-out split (as for train)', seed, TRAINING_DEFAULTS.seed)
     .option('--sentence-model <folder|hub-id>', 'sentence-embedding model for transformers.js (e.g. a local export of all-mpnet-base-v2); text similarity becomes (sentence + 3 × CLIP)/4')
     .option('--max-length <n>', 'drop concepts longer than this many characters', positiveInt, FILTER_DEFAULTS.maxLength)
     .option('--class-similarity <x>', 'drop concepts at least this similar to a class name', finite, FILTER_DEFAULTS.classSimilarity)
@@ -188,10 +188,4 @@ function readPrompts(path: string): Record<string, string> {
     if (typeof v !== 'string' || !v.includes('{class}')) throw new Error(`${path}: prompt "${k}" must be a string containing {class}`);
   }
   return json as Record<string, string>;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
 }

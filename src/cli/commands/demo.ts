@@ -1,7 +1,7 @@
 /** `salf-cbm demo`: the whole method on the proving ground, offline (see src/proving-ground/demo.ts). */
 import { Command } from 'commander';
 import { BLACK_BOXES, DEFAULT_BLACK_BOX, DEMO_COUNTS, DEMO_CUTOFF, runDemo, type SplitMeasures } from '../../proving-ground/demo.js';
-import { finite, oneOf, positiveInt } from '../options.js';
+import { finite, oneOf, positiveInt, seed } from '../options.js';
 import { progressBars } from '../progress-bars.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
@@ -30,7 +30,7 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('train and measure SALF-CBM on the proving ground (a synthetic world with exact concept masks), fully offline')
     .option('--out <dir>', 'work folder: world, caches, model and explanation pictures', 'salf-cbm-demo')
-    .option('--seed <n>', 'world and training seed', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'world and training seed', seed, 0)
     .option('--train <n>', 'training images', positiveInt, DEMO_COUNTS.train)
     .option('--val <n>', 'validation images', positiveInt, DEMO_COUNTS.val)
     .option('--test <n>', 'test images (and as many shifted ones)', positiveInt, DEMO_COUNTS.test)

@@ -8,7 +8,7 @@ import { classificationMarkdown, segmentationMarkdown, writeReport } from '../..
 import { imageNetSegDataset, provingGroundSegDataset, type SegDataset } from '../../eval/seg-datasets.js';
 import { evaluateSegmentation, SEG_METHODS, type SegMethod } from '../../eval/segmentation.js';
 import { SPLITS, type SplitName } from '../../proving-ground/world.js';
-import { finite, fraction, nonNegative, oneOf, positiveInt } from '../options.js';
+import { finite, fraction, nonNegative, nonNegativeInt, oneOf, positiveInt, positiveList, seed } from '../options.js';
 import { progressBars } from '../progress-bars.js';
 import { addPresetOption } from '../preset-option.js';
 
@@ -20,14 +20,6 @@ function listOf<T extends string>(allowed: readonly T[]): (value: string) => T[]
     if (items.length === 0 || bad.length > 0) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}`);
     return items as T[];
   };
-}
-
-/** A comma-separated list of positive numbers (NEC targets). */
-function numbers(value: string): number[] {
-  if (value.trim() === '') return [];
-  const items = value.split(',').map((s) => Number(s.trim()));
-  if (items.some((v) => !(Number.isFinite(v) && v > 0))) throw new InvalidArgumentError('expected comma-separated positive numbers, e.g. 5,10,15');
-  return items;
 }
 
 function classificationCommand(): Command {
@@ -49,7 +41,7 @@ function classificationCommand(): Command {
     .option('--logits-tensor <name>', "the backbone's classifier output (default: the model's backbone config)")
     .option('--lam <x>', "sparsity λ·0.99 of the sparse final layers (default: the SALF-CBM's own, else 7e-4)", nonNegative)
     .option('--epochs <n>', 'most epochs of the single-λ sparse and the dense final layers', positiveInt, 1000)
-    .option('--nec <list>', 'NEC targets for accuracy against NEC (empty: skip)', numbers, [5, 10, 15, 20, 25, 30])
+    .option('--nec <list>', 'NEC targets for accuracy against NEC (empty: skip)', positiveList, [5, 10, 15, 20, 25, 30])
     .option('--path-length <k>', 'λ values on the regularisation path', positiveInt, 25)
     .option('--path-epsilon <x>', 'the path ends at epsilon·λ_max', nonNegative, 1e-3)
     .option('--path-epochs <n>', 'most epochs per λ on the path', positiveInt, 200)
@@ -57,7 +49,7 @@ function classificationCommand(): Command {
     .option('--cache-dir <dir>', 'feature cache (default <out>/cache); a rerun resumes from it')
     .option('--batch-size <n>', 'images per backbone run', positiveInt, 32)
     .option('--device <device>', 'execution provider: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu')
-    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'random seed', seed, 0)
     .action(async (flags) => {
       const out = resolve(flags.out);
       const result = await evaluateClassification({
@@ -107,7 +99,7 @@ function segmentationCommand(): Command {
     .option('--no-cam-relu', 'CAM without the ReLU (the original CAM rather than Grad-CAM)')
     .option('--scorecam-batch <n>', 'masked images per Score-CAM batch', positiveInt, 32)
     .option('--shard-size <n>', 'images per cached shard', positiveInt, 16)
-    .option('--figure-count <n>', 'images in the heatmap figure (0: none)', (v) => Number.parseInt(v, 10), 4)
+    .option('--figure-count <n>', 'images in the heatmap figure (0: none)', nonNegativeInt, 4)
     .option('--out <dir>', 'where segmentation.json, segmentation.md and segmentation-figure.png are written', 'eval')
     .option('--cache-dir <dir>', 'per-image results (default <out>/cache); a rerun resumes from it')
     .option('--device <device>', 'execution provider: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu')

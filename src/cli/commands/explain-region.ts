@@ -10,8 +10,8 @@ import { explainRegion } from '../../explain/explain-region.js';
 import { parseRegion, rasteriseRegion } from '../../explain/regions.js';
 import { makeView, renderRegionFigure } from '../../explain/render.js';
 import { short } from '../../explain/svg.js';
-import { oneOf, positiveInt } from '../options.js';
-import { addModelOptions, collect, modelEngine, openModel, pct, positiveFloat, warn, withRadius } from './explain-shared.js';
+import { oneOf, positiveFloat, positiveInt } from '../options.js';
+import { addModelOptions, collect, modelEngine, openModel, pct, warn, withRadius } from './explain-shared.js';
 
 export function explainRegionCommand(): Command {
   const cmd = new Command('explain-region')

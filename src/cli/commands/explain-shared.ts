@@ -1,5 +1,5 @@
 /** Options and helpers shared by the explanation commands (explain, rules, explain-region, intervene, video). */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { Engine } from '../../engine/session.js';
 import { loadConceptModel, type ConceptModel } from '../../models/concept-model.js';
 import type { ConceptEdit } from '../../explain/intervene.js';
@@ -31,13 +31,6 @@ export function openModel(flags: { model: string }, engine: Engine): Promise<Con
 /** Collects a repeatable option's values. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
-}
-
-/** A positive number (option parser). */
-export function positiveFloat(value: string): number {
-  const n = Number(value);
-  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError('expected a positive number');
-  return n;
 }
 
 /** `r` with `radius` filled in when it is a point given without one. */

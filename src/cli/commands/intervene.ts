@@ -9,8 +9,8 @@ import { applyEdits, intervene, type ConceptEdit } from '../../explain/intervene
 import { resolveName } from '../../explain/names.js';
 import { makeView, renderInterventionFigure } from '../../explain/render.js';
 import { signed } from '../../explain/svg.js';
-import { oneOf, positiveInt } from '../options.js';
-import { addModelOptions, collect, modelEngine, openModel, parseEdit, pct, positiveFloat, warn } from './explain-shared.js';
+import { oneOf, positiveFloat, positiveInt } from '../options.js';
+import { addModelOptions, collect, modelEngine, openModel, parseEdit, pct, warn } from './explain-shared.js';
 
 export function interveneCommand(): Command {
   const cmd = new Command('intervene')

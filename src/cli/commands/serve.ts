@@ -1,15 +1,9 @@
 /** `salf-cbm serve`: the explorer, an interactive page that runs the model in the browser. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { openServedModel } from '../../serve/model-source.js';
 import { DEFAULT_MAX_IMAGE_BYTES, startExplorerServer } from '../../serve/server.js';
-import { positiveFloat } from './explain-shared.js';
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0–65535 (0 = any free port)');
-  return n;
-}
+import { port, positiveFloat } from '../options.js';
 
 export function serveCommand(): Command {
   return new Command('serve')

@@ -7,6 +7,7 @@ import { addDataOptions, precomputeInputsFrom } from '../data-options.js';
 import { parseMemoryBudget } from '../../training/memory-budget.js';
 import { finite, nonNegative, oneOf, positiveInt } from '../options.js';
 import { progressBars } from '../progress-bars.js';
+import { TRAINING_DEFAULTS } from '../../training/defaults.js';
 import { addPresetOption } from '../preset-option.js';
 
 /** Commander parser of --memory-budget: bytes, checked before any work. */
@@ -28,16 +29,16 @@ export function trainCommand(): Command {
   return cmd
     .option('--cache-dir <dir>', 'feature and embedding cache (default <out>/cache); reruns resume from it')
     .option('--compute-missing', 'compute missing shards here even when a distributed `salf-cbm precompute` job fills the cache')
-    .option('--pooling <mode>', 'spatial pooling of concept maps', oneOf('mean', 'max', 'softmax'), 'mean')
-    .option('--lr <x>', 'concept layer Adam learning rate', nonNegative, 1e-3)
-    .option('--steps <n>', 'concept layer: most steps', positiveInt, 1000)
-    .option('--step-samples <n>', 'concept layer: images per step', positiveInt, 50000)
-    .option('--val-every <n>', 'concept layer: validate every n steps (stop when validation loss rises)', positiveInt, 50)
-    .option('--cutoff <x>', 'interpretability cutoff: concepts whose validation similarity is not above it are dropped (−1 keeps all)', finite, 0.45)
-    .option('--final <mode>', 'final layer: sparse (GLM-SAGA elastic net) or dense', oneOf('sparse', 'dense'), 'sparse')
-    .option('--lam <x>', 'sparsity λ of the final layer (LF-CBM: 7e-4 CIFAR, 2e-4 CUB, 1e-4 ImageNet)', nonNegative, 7e-4)
+    .option('--pooling <mode>', 'spatial pooling of concept maps', oneOf('mean', 'max', 'softmax'), TRAINING_DEFAULTS.pooling)
+    .option('--lr <x>', 'concept layer Adam learning rate', nonNegative, TRAINING_DEFAULTS.lr)
+    .option('--steps <n>', 'concept layer: most steps', positiveInt, TRAINING_DEFAULTS.maxSteps)
+    .option('--step-samples <n>', 'concept layer: images per step', positiveInt, TRAINING_DEFAULTS.stepSamples)
+    .option('--val-every <n>', 'concept layer: validate every n steps (stop when validation loss rises)', positiveInt, TRAINING_DEFAULTS.valEvery)
+    .option('--cutoff <x>', 'interpretability cutoff: concepts whose validation similarity is not above it are dropped (−1 keeps all)', finite, TRAINING_DEFAULTS.cutoff)
+    .option('--final <mode>', 'final layer: sparse (GLM-SAGA elastic net) or dense', oneOf('sparse', 'dense'), TRAINING_DEFAULTS.finalMode)
+    .option('--lam <x>', 'sparsity λ of the final layer (LF-CBM: 7e-4 CIFAR, 2e-4 CUB, 1e-4 ImageNet)', nonNegative, TRAINING_DEFAULTS.lam)
     .option('--target-nec <n>', 'run a regularisation path and keep the point with at most this many weights per class', positiveInt)
-    .option('--epochs <n>', 'final layer: most epochs per λ', positiveInt, 1000)
+    .option('--epochs <n>', 'final layer: most epochs per λ', positiveInt, TRAINING_DEFAULTS.epochsPerLambda)
     .option('--memory-budget <size>', 'peak memory to stay under, e.g. 8GiB or 16GB: every stage reads the stores in chunks sized by it (default 4 GiB, or half the RAM when less)', memoryBudget)
     .action(async (flags) => {
       const concepts = await resolveConceptsSource(flags.concepts, readConceptList);
