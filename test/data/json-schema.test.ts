@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonAs } from '../../src/data/json-schema.js';
 import { backboneConfigSchema } from '../../src/models/config-schemas.js';
+import { writeModelFolder } from '../../src/models/model-folder.js';
 import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { RowStore } from '../../src/store/row-store.js';
 import { readWorld } from '../../src/proving-ground/index.js';
@@ -41,9 +42,10 @@ test('a bad backbone config names the file and each bad field', () => {
   assert.throws(() => readJsonAs(join(tempDir(), 'missing.json'), backboneConfigSchema, 'backbone config'), /missing\.json: cannot read the backbone config \(ENOENT\)/);
 });
 
-test("a model folder whose config.json lacks a field is refused with the file and the field", () => {
+test('a model folder whose config.json lacks a field is refused with the file and the field', () => {
   const dir = tempDir();
-  writeJson(join(dir, 'config.json'), {
+  const save = (config: unknown): void => writeModelFolder(dir, { 'config.json': JSON.stringify(config) });
+  save({
     format: 'salf-cbm', version: 1, backbone, clip: { source: 's', id: 'i' }, grid: [2, '2'],
     prompting: { radius: 2, placement: 'inside' }, pooling: 'mean', finalLayer: { mode: 'dense', nec: 1, nonZeros: 1 },
   });
@@ -53,8 +55,8 @@ test("a model folder whose config.json lacks a field is refused with the file an
     assert.match(err.message, /featureDim: /);
     return true;
   });
-  writeJson(join(dir, 'config.json'), { format: 'other' });
-  assert.throws(() => SalfCbm.load(dir), /config\.json: invalid SALF-CBM config: format: /);
+  save({ format: 'other' });
+  assert.throws(() => SalfCbm.load(dir), /config\.json: not a SALF-CBM config \(format is other\)/);
 });
 
 test('a row store manifest with a bad field is refused with the file and the field', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot, tempDir } from '../helpers/paths.js';
@@ -80,15 +80,19 @@ test('a killed run resumes from its completed shards and ends identical to an un
   await exit2;
   assert.ok(!existsSync(join(storeDir, `shard-${String(pauseAt).padStart(6, '0')}.rows`)), 'the paused shard was never committed');
 
-  // Every shard file under its final name is complete; the temporary one is not counted. (A fresh
-  // temporary file may belong to a live worker on another machine: only old ones are removed.)
+  // Every shard file under its final name is complete; the temporary one is not counted. The
+  // killed writer ran on this machine and is gone, so its temporary is removed at once; a fresh
+  // temporary of another machine's writer (maybe alive) is left alone until it is old.
+  const foreign = join(storeDir, `shard-${String(pauseAt).padStart(6, '0')}.rows.tmp-another-host-1-1`);
+  writeFileSync(foreign, 'partial');
   const s2 = await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));
   assert.equal(s2.dir, storeDir);
   assert.ok(!s2.isComplete(pauseAt));
-  assert.ok(existsSync(tmp), 'a fresh temporary file is left alone');
-  utimesSync(tmp, new Date(0), new Date(0));
+  assert.ok(!existsSync(tmp), 'the dead local writer\'s temporary file is removed when the store is reopened');
+  assert.ok(existsSync(foreign), 'a fresh temporary file of another machine is left alone');
+  utimesSync(foreign, new Date(0), new Date(0));
   await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));
-  assert.ok(!existsSync(tmp), 'the dead writer\'s temporary file is removed when the store is reopened');
+  assert.ok(!existsSync(foreign), 'an old temporary file of another machine is removed');
   await refEncoder.dispose();
   for (const f of shardFiles(storeDir)) {
     const i = Number(/\d+/.exec(f)![0]);
