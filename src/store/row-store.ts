@@ -41,7 +41,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { parseJson } from '../data/parse-json.js';
-import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
 
 /** How a field's values are stored. */
 export type StoreDtype = 'float16' | 'float32';

@@ -23,8 +23,8 @@ import { trainFinalLayer, type FinalLayer } from './final-layer.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from './activations.js';
 import { parseMemoryBudget, usableBytes } from './memory-budget.js';
 import { clipLoadOptions, keptRows, skippedImages, trainingStores, type KeptSplit, type SplitStores } from './precompute.js';
-import { standardisedMatrix, storeMatrix } from './row-matrix.js';
-import { fitStandardiserStreamed } from './standardise.js';
+import { storeMatrix } from './row-matrix.js';
+import { fitStandardiserStreamed, standardisedMatrix } from './standardise.js';
 import { storeSource } from './store-source.js';
 import { trainWithCutoff } from './train-cbl.js';
 
