@@ -11,6 +11,7 @@ import {
   splitSamples,
   type Sample,
 } from '../../src/data/image-folder.js';
+import { decodeRgb } from '../../src/data/image-io.js';
 import { tempDir as makeTempDir } from '../helpers/paths.js';
 
 const made: string[] = [];
@@ -186,4 +187,16 @@ test('loadBatch: bounded concurrency, corrupt files throw or are skipped; iterat
   await assert.rejects(async () => {
     for await (const _ of iterateBatches(f.samples, spec, { batchSize: 4 })) void _;
   }, /broken\.jpg: cannot decode image/);
+});
+
+test('loadBatch without a resize spec decodes at native size, as decodeRgb does', async () => {
+  const root = await makeDataset();
+  const f = scanImageFolder(root);
+  const res = await loadBatch(f.samples, null, { concurrency: 2 });
+  assert.deepEqual(res.samples, f.samples);
+  for (let i = 0; i < res.images.length; i++) {
+    const ref = await decodeRgb(f.samples[i]!.path);
+    assert.deepEqual([res.images[i]!.width, res.images[i]!.height], [8, 6]);
+    assert.deepEqual(res.images[i]!.data, ref.data);
+  }
 });
