@@ -28,7 +28,7 @@ import type { Progress } from '../src/progress.js';
 import { Engine, type Device } from '../src/engine/session.js';
 import { evaluateClassification } from '../src/eval/classification.js';
 import { classificationMarkdown, provingSummaryLine, segmentationMarkdown, writeReport } from '../src/eval/report.js';
-import { provingGroundSegDataset } from '../src/eval/seg-datasets.js';
+import { provingGroundSegDataset } from '../src/proving-ground/seg-dataset.js';
 import { evaluateSegmentation } from '../src/eval/segmentation.js';
 import type { BackboneConfig } from '../src/models/backbone.js';
 import { generateWorld, readWorld } from '../src/proving-ground/index.js';

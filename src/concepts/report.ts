@@ -3,7 +3,6 @@
  * format serves the step-1 filters (`concepts filter`) and the interpretability cutoff after the
  * concept layer is trained (SPEC step 3), so a user reads every decision the same way.
  */
-import type { CutoffReport } from '../training/train-cbl.js';
 
 /** The filters, in the order SPEC applies them. */
 export type ConceptStage = 'length' | 'class-similarity' | 'near-duplicate' | 'absent-from-data' | 'interpretability';
@@ -58,10 +57,24 @@ export function conceptReport(given: number, kept: string[], stages: StageReport
 }
 
 /**
+ * What the interpretability cutoff decided: training/train-cbl.ts's `CutoffReport` has this
+ * shape (declared here so that the report format depends on nothing in training/).
+ */
+export interface CutoffDecisions {
+  cutoff: number;
+  /** Per concept, the validation similarity. */
+  similarity: ArrayLike<number>;
+  /** Indices of the kept concepts. */
+  kept: readonly number[];
+  /** Dropped concepts with their similarity. */
+  dropped: readonly { index: number; similarity: number }[];
+}
+
+/**
  * The interpretability cutoff (SPEC step 3) as a report stage: `concepts` are the names the
  * concept layer was trained on, in weight order (the indices of `report`).
  */
-export function interpretabilityStage(report: CutoffReport, concepts: readonly string[]): StageReport {
+export function interpretabilityStage(report: CutoffDecisions, concepts: readonly string[]): StageReport {
   if (report.similarity.length !== concepts.length) {
     throw new Error(`interpretability report: ${report.similarity.length} similarities for ${concepts.length} concepts`);
   }
@@ -80,7 +93,7 @@ export function interpretabilityStage(report: CutoffReport, concepts: readonly s
 }
 
 /** A whole report for the interpretability cutoff alone (e.g. for a model's metrics). */
-export function conceptReportFromCutoff(report: CutoffReport, concepts: readonly string[]): ConceptReport {
+export function conceptReportFromCutoff(report: CutoffDecisions, concepts: readonly string[]): ConceptReport {
   const stage = interpretabilityStage(report, concepts);
   return conceptReport(concepts.length, report.kept.map((m) => concepts[m]!), [stage]);
 }

@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname, join, relative, resolve, sep } from 'node:path';
-import { loadRgb, type Interpolation } from './image-io.js';
+import { decodeRgb, loadRgb, type Interpolation } from './image-io.js';
 import { Rng } from '../rng.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
 import { parseJson } from './parse-json.js';
@@ -259,12 +259,13 @@ export interface LoadedBatch<S> {
 }
 
 /**
- * Decodes and resizes `samples` per `spec`, a few at a time. A file that cannot be read or
+ * Decodes and resizes `samples` per `spec` (`null`: decoded at native size, for callers that
+ * make several model inputs of one image), a few at a time. A file that cannot be read or
  * decoded throws an error naming it, unless `skipBad`.
  */
 export async function loadBatch<S extends { path: string }>(
   samples: readonly S[],
-  spec: ResizeSpec,
+  spec: ResizeSpec | null,
   options: BatchOptions = {},
 ): Promise<LoadedBatch<S>> {
   const concurrency = options.concurrency ?? Math.min(4, availableParallelism());
@@ -278,7 +279,7 @@ export async function loadBatch<S extends { path: string }>(
     while (next < samples.length && !failed) {
       const i = next++;
       try {
-        results[i] = await loadRgb(samples[i]!.path, spec, options);
+        results[i] = await (spec ? loadRgb(samples[i]!.path, spec, options) : decodeRgb(samples[i]!.path, options));
       } catch (err) {
         results[i] = err instanceof Error ? err : new Error(String(err));
         if (!options.skipBad) failed = true;
@@ -309,12 +310,12 @@ export interface IterateOptions extends BatchOptions {
 }
 
 /**
- * Yields decoded batches of `batchSize` samples in order, decoding the next batch while the
- * caller works on the current one.
+ * Yields decoded batches of `batchSize` samples in order (resized as {@link loadBatch} says),
+ * decoding the next batch while the caller works on the current one.
  */
 export async function* iterateBatches<S extends { path: string }>(
   samples: readonly S[],
-  spec: ResizeSpec,
+  spec: ResizeSpec | null,
   options: IterateOptions,
 ): AsyncGenerator<LoadedBatch<S> & { start: number }> {
   const { batchSize } = options;

@@ -2,8 +2,10 @@
  * Model-input preprocessing without any decoding: PIL-exact resizing (`Image.resize`, the same
  * separable convolution with antialiasing when shrinking, the same fixed-point arithmetic and an
  * 8-bit intermediate after the horizontal pass), torchvision's `Resize` + `CenterCrop`
- * geometry, and normalisation to planar float32. Pure TypeScript with no Node imports, so the
- * explorer page runs the very same code in the browser (`image-io.ts` re-exports all of it).
+ * geometry, normalisation to planar float32, and the two together as a model's preprocessing
+ * says ({@link InputPreprocess}: the one path every model input takes). Pure TypeScript with
+ * no Node imports, so the explorer page runs the very same code in the browser (`image-io.ts`
+ * re-exports the resizing and normalisation).
  */
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
 
@@ -138,6 +140,42 @@ export function toChwNormalised(
     dst[o2 + i] = lut[512 + src[j + 2]!]!;
   }
   return dst;
+}
+
+/**
+ * How a decoded image becomes a model's input: a backbone config's `preprocess` (models/
+ * backbone.ts), an exported model's, or CLIP's ({@link clipPreprocess}).
+ */
+export interface InputPreprocess {
+  resize: ResizeSpec;
+  /** Resampling filter; {@link DEFAULT_INTERPOLATION} when omitted. */
+  interpolation?: Interpolation;
+  /** Per-channel normalisation of RGB scaled to [0, 1]. */
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** The filter of a preprocessing that names none: bilinear, torchvision's default. */
+export const DEFAULT_INTERPOLATION: Interpolation = 'bilinear';
+
+/** OpenAI CLIP's preprocessing for an encoder: shorter side to its input, bicubic, centre crop. */
+export function clipPreprocess(encoder: { inputSize: number; mean: readonly number[]; std: readonly number[] }): InputPreprocess {
+  return { resize: { size: encoder.inputSize, mode: 'center' }, interpolation: 'bicubic', mean: encoder.mean, std: encoder.std };
+}
+
+/** The model input of a decoded image (S×S RGB, before normalisation). */
+export function modelInput(image: RgbImage, p: InputPreprocess): RgbImage {
+  return resizeToSpec(image, p.resize, p.interpolation ?? DEFAULT_INTERPOLATION);
+}
+
+/** A model input's normalised planar pixels (3×S×S), written into `out` at `offset` when given. */
+export function normaliseInput(input: RgbImage, p: InputPreprocess, out?: Float32Array, offset = 0): Float32Array {
+  return toChwNormalised(input, p.mean, p.std, out, offset);
+}
+
+/** A decoded image → the model's normalised pixels ({@link modelInput}, then {@link normaliseInput}). */
+export function preprocessImage(image: RgbImage, p: InputPreprocess, out?: Float32Array, offset = 0): Float32Array {
+  return normaliseInput(modelInput(image, p), p, out, offset);
 }
 
 // ---------------------------------------------------------------------------------------------

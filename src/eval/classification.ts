@@ -21,9 +21,9 @@
  * Features (pooled backbone features, SALF activations, backbone logits, CLIP image embeddings)
  * are computed in shards that are cached, so an interrupted run resumes.
  */
-import { decodeRgb, resizeToSpec, toChwNormalised } from '../data/image-io.js';
 import { openDataset } from '../data/datasets.js';
-import type { Sample, SplitName } from '../data/image-folder.js';
+import { iterateBatches, type Sample, type SplitName } from '../data/image-folder.js';
+import { clipPreprocess, preprocessImage } from '../data/resize.js';
 import { GraphBuilder } from '../engine/onnx-builder.js';
 import { Engine, dataF32, f32, type Device } from '../engine/session.js';
 import type { Backbone } from '../models/backbone.js';
@@ -164,6 +164,46 @@ async function project(engine: Engine, X: Float32Array, n: number, W: Float32Arr
   }
 }
 
+/** The labelled images: train, val and the evaluated split, as rows of one list of distinct samples. */
+interface EvalData {
+  /** The data set's root. */
+  root: string;
+  /** Number of classes. */
+  L: number;
+  /** Every distinct sample of the three splits; a split's `rows` index it. */
+  all: Sample[];
+  train: Split;
+  val: Split;
+  ev: Split;
+}
+
+/** The final-layer settings shared by the methods. */
+interface FitSettings {
+  /** GLM-SAGA's elastic-net mixing. */
+  alpha: number;
+  lam: number;
+  epochs: number;
+  targets: number[];
+  pathOpts: { k: number; epsilon: number; epochs: number };
+  seed: number;
+}
+
+/** What every method step reads. */
+interface MethodContext {
+  data: EvalData;
+  fit: FitSettings;
+  engine: Engine;
+  progress: Progress;
+  salf: SalfCbm;
+}
+
+/** One method's rows and curves (and LF-CBM's concept facts), as cached per method. */
+interface StepResult {
+  rows: ClsRow[];
+  curves: ClassificationResult['necCurves'];
+  lfcbm?: ClassificationResult['lfcbm'];
+}
+
 /** Runs every comparison (see the module comment). */
 export async function evaluateClassification(options: ClassificationEvalOptions): Promise<ClassificationResult> {
   const progress = options.progress ?? silentProgress;
@@ -171,230 +211,271 @@ export async function evaluateClassification(options: ClassificationEvalOptions)
   for (const m of methods) if (!CLS_METHODS.includes(m)) throw new Error(`classification: unknown method '${String(m)}' (${CLS_METHODS.join(', ')})`);
   const engine = options.engine ?? new Engine({ device: options.device });
   const salf = typeof options.model === 'string' ? SalfCbm.load(options.model, engine) : options.model;
-  let loadedClip: ClipModel | undefined;
+  const opened: { clip?: ClipModel } = {};
   try {
-    const seed = options.seed ?? 0;
-    const splitName = options.split ?? 'test';
-
-    // Data and splits (checked before any long work).
-    const folder = openDataset(options.data, options.splitFile
-      ? { splitFile: options.splitFile }
-      : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
-    if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {
-      throw new Error(`${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`);
-    }
-    const trainS = folder.split('train');
-    const valS = folder.split('val');
-    const evalS = folder.split(splitName);
-    if (trainS.length < 2 || valS.length < 1 || evalS.length < 1) {
-      throw new Error(`${options.data}: need ≥ 2 training, ≥ 1 validation and ≥ 1 ${splitName} images (got ${trainS.length}, ${valS.length}, ${evalS.length})`);
-    }
-    const all: Sample[] = [];
-    const at = new Map<string, number>();
-    const splitOf = (samples: Sample[]): Split => {
-      const rows = samples.map((s) => {
-        let r = at.get(s.path);
-        if (r === undefined) {
-          r = all.length;
-          at.set(s.path, r);
-          all.push(s);
-        }
-        return r;
-      });
-      return { rows, n: rows.length, y: Int32Array.from(samples, (s) => s.label) };
-    };
-    const train = splitOf(trainS);
-    const val = splitOf(valS);
-    const ev = splitOf(evalS);
-    const L = folder.classes.length;
-
-    const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
-    const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
-    if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
-    const useLf = methods.includes('lfcbm');
-    const clip = (loadedClip = useLf ? await ClipModel.load(options.clip ?? salf.config.clip.source, { device: options.device }) : undefined);
-    const lfConcepts = [...(options.lfcbmConcepts ?? salf.concepts)];
-    if (useLf && lfConcepts.length === 0) throw new Error('classification: the LF-CBM concept list is empty');
-
-    const feats = await computeFeatures(backbone, salf, clip, all, engine, options, progress);
-    const D = backbone.featureDim;
-    const M = salf.shape.M;
-    const alpha = 0.99;
-    const lam = options.lam ?? (salf.config.finalLayer.mode === 'sparse' && salf.config.finalLayer.lambda ? salf.config.finalLayer.lambda * alpha : 7e-4);
-    const epochs = options.epochs ?? 1000;
-    const targets = [...(options.necTargets ?? [5, 10, 15, 20, 25, 30])];
-    const pathOpts = { k: options.path?.k ?? 25, epsilon: options.path?.epsilon ?? 1e-3, epochs: options.path?.epochs ?? 200 };
-
-    const rows: ClsRow[] = [];
-    const curves: ClassificationResult['necCurves'] = [];
-    const xy = (X: Float32Array, width: number, s: Split): XY => ({ X: gatherRows(X, width, s.rows), y: s.y });
-    let lfInfo: ClassificationResult['lfcbm'];
-
-    // Each method's rows and curve are cached once computed, so a rerun resumes after the last one.
-    const results = new ShardCache(options.cacheDir, 'classification-results', {
-      v: 1,
-      features: feats.cacheDir,
-      split: splitName,
-      rows: arraysIdentity([Float32Array.from(train.rows), Float32Array.from(val.rows), Float32Array.from(ev.rows)]),
-      lam, epochs, targets, pathOpts, seed,
-      salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
-      lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
-    }, 1);
-    interface StepResult { rows: ClsRow[]; curves: ClassificationResult['necCurves']; lfcbm?: ClassificationResult['lfcbm'] }
-    let reusedSteps = 0;
-    const step = async (index: number, run: () => Promise<void>): Promise<void> => {
-      const cached = results.readJson<StepResult>(index);
-      if (cached) {
-        rows.push(...cached.rows);
-        curves.push(...cached.curves);
-        if (cached.lfcbm) lfInfo = cached.lfcbm;
-        reusedSteps++;
-        return;
-      }
-      const [r0, c0] = [rows.length, curves.length];
-      await run();
-      results.writeJson(index, { rows: rows.slice(r0), curves: curves.slice(c0), ...(index === 2 && lfInfo ? { lfcbm: lfInfo } : {}) });
-    };
-
-    /** Sparse (single λ) row and NEC curve of standardised features. */
-    const sparseAndCurve = async (method: string, label: string, Xall: Float32Array, width: number, std: Standardiser, extra: Partial<ClsRow>, own?: { W: Float32Array; b: Float32Array }): Promise<void> => {
-      const stdz = (s: Split): XY => {
-        const d = xy(Xall, width, s);
-        return { X: applyStandardiser(d.X, s.n, width, std), y: d.y };
-      };
-      const tr = stdz(train);
-      const va = stdz(val);
-      const te = stdz(ev);
-      let W: Float32Array;
-      let b: Float32Array;
-      let lambda: number | undefined;
-      let note: string | undefined;
-      if (own) {
-        ({ W, b } = own);
-        lambda = salf.config.finalLayer.lambda;
-        note = "the model's own final layer";
-      } else {
-        progress.start(`${label} (λ = ${(lam / alpha).toExponential(2)})`, epochs);
-        const fl = await trainFinalLayer({
-          Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'sparse', lam, epochsPerLambda: epochs, seed, engine,
-          onProgress: (p) => progress.update(p.epoch),
-        });
-        progress.stop();
-        ({ W, b, lambda } = fl);
-      }
-      const acc = (await evaluateLinear(engine, W, b, te, L, width)).acc;
-      rows.push({ method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) });
-      if (targets.length === 0) return;
-      progress.start(`${label}: λ path`, pathOpts.k);
-      const points = await glmSaga({
-        X: tr.X, y: tr.y, nClasses: L, alpha, k: pathOpts.k, epsilon: pathOpts.epsilon, doZero: false,
-        epochsPerLambda: pathOpts.epochs, val: va, seed, engine,
-        onProgress: (p) => progress.update(p.lambdaIndex + (p.point ? 1 : 0), `NEC ${p.point ? p.point.nec.toFixed(1) : '…'}`),
-      });
-      progress.stop();
-      const curve: NecPoint[] = [];
-      for (const t of targets) {
-        const p = points[selectPathPoint(points, 'nec', t)]!;
-        curve.push({ target: t, nec: p.nec, nnz: p.nnz, lambda: p.lambda, accuracy: (await evaluateLinear(engine, p.W, p.b, te, L, width)).acc });
-      }
-      curves.push({ method, label, points: curve });
-    };
-
-    // (a) The backbone's own classifier.
-    if (methods.includes('standard')) await step(0, async () => {
-      const Lh = backbone.numClasses;
-      if (Lh === undefined || !feats.logits) {
-        rows.push({ method: 'standard', label: 'standard (backbone head)', note: 'the backbone config names no logits tensor' });
-      } else if (Lh !== L) {
-        rows.push({ method: 'standard', label: 'standard (backbone head)', note: `the head has ${Lh} classes, the data set ${L}` });
-      } else {
-        let correct = 0;
-        ev.rows.forEach((r, k) => {
-          const z = feats.logits!.subarray(r * L, (r + 1) * L);
-          let best = 0;
-          for (let c = 1; c < L; c++) if (z[c]! > z[best]!) best = c;
-          if (best === ev.y[k]) correct++;
-        });
-        rows.push({ method: 'standard', label: 'standard (backbone head)', accuracy: correct / ev.n });
-      }
-    });
-
-    // (b) Sparse final layer on pooled backbone features.
-    if (methods.includes('standard-sparse')) await step(1, async () => {
-      const std = fitStandardiser(gatherRows(feats.gap, D, train.rows), train.n, D);
-      await sparseAndCurve('standard-sparse', 'standard, sparse', feats.gap, D, std, {});
-    });
-
-    // (c) LF-CBM: non-spatial concept layer on pooled features, global CLIP similarities.
-    const clipFeats = feats.clip;
-    if (useLf && clip && clipFeats) await step(2, async () => {
-      const E = clip.embedDim;
-      const T = await clip.encodeTexts(lfConcepts);
-      const lf = options.lfcbm ?? {};
-      const maxSteps = lf.maxSteps ?? 1000;
-      progress.start('LF-CBM concept layer', maxSteps);
-      const trained = await trainWithCutoff({
-        train: { F: gatherRows(feats.gap, D, train.rows), I: gatherRows(clipFeats, E, train.rows), n: train.n },
-        val: { F: gatherRows(feats.gap, D, val.rows), I: gatherRows(clipFeats, E, val.rows), n: val.n },
-        T, M: lfConcepts.length, G: 1, D, E,
-        lr: lf.lr, maxSteps, stepSamples: lf.stepSamples, valEvery: lf.valEvery, cutoff: lf.cutoff, seed, engine,
-        onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}`),
-      });
-      progress.stop();
-      const Mk = trained.kept.length;
-      const acts = await project(engine, feats.gap, all.length, trained.Wc, Mk, D);
-      const std = fitStandardiser(gatherRows(acts, Mk, train.rows), train.n, Mk);
-      lfInfo = { conceptsGiven: lfConcepts.length, conceptsKept: Mk, cutoff: trained.report.cutoff, dropped: trained.report.dropped.map((d) => lfConcepts[d.index]!) };
-      await sparseAndCurve('lfcbm', 'LF-CBM, sparse', acts, Mk, std, { concepts: Mk });
-    });
-
-    // (d) SALF-CBM, sparse and dense.
-    if (methods.includes('salf')) await step(3, async () => {
-      const std: Standardiser = { mean: salf.weights.mean, std: salf.weights.std };
-      const own = salf.config.finalLayer.mode === 'sparse' ? { W: salf.weights.finalWeight, b: salf.weights.finalBias } : undefined;
-      await sparseAndCurve('salf-sparse', 'SALF-CBM, sparse', feats.salf, M, std, { concepts: M }, own);
-      const stdz = (s: Split): XY => ({ X: applyStandardiser(gatherRows(feats.salf, M, s.rows), s.n, M, std), y: s.y });
-      const te = stdz(ev);
-      let W: Float32Array;
-      let b: Float32Array;
-      let note: string | undefined;
-      if (salf.config.finalLayer.mode === 'dense') {
-        ({ finalWeight: W, finalBias: b } = salf.weights);
-        note = "the model's own final layer";
-      } else {
-        const tr = stdz(train);
-        const va = stdz(val);
-        progress.start('SALF-CBM, dense', epochs);
-        ({ W, b } = await trainFinalLayer({
-          Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'dense', epochsPerLambda: epochs, seed, engine,
-          onProgress: (p) => progress.update(p.epoch),
-        }));
-        progress.stop();
-      }
-      rows.push({
-        method: 'salf-dense', label: 'SALF-CBM, dense', accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
-        nnz: nonZeros(W), nec: nec(W, L, M), concepts: M, ...(note ? { note } : {}),
-      });
-    });
-    if (reusedSteps > 0) progress.log(`classification: reused ${reusedSteps} cached method result(s) from ${results.dir}`);
-
-    return {
-      data: folder.root,
-      split: splitName,
-      images: { train: train.n, val: val.n, eval: ev.n },
-      classes: L,
-      backbone: config.model,
-      lam,
-      rows,
-      necCurves: curves,
-      ...(lfInfo ? { lfcbm: lfInfo } : {}),
-      cache: { features: feats.cacheDir, results: results.dir },
-    };
+    return await evaluateWith(options, methods, engine, salf, opened, progress);
   } finally {
     // What this evaluation opened goes with it: CLIP, and the engine when it made one, else the
     // sessions of the model it loaded.
-    await Promise.all([loadedClip?.dispose(), options.engine ? (salf === options.model ? undefined : salf.dispose()) : engine.dispose()]);
+    await Promise.all([opened.clip?.dispose(), options.engine ? (salf === options.model ? undefined : salf.dispose()) : engine.dispose()]);
   }
+}
+
+/** The body of {@link evaluateClassification}; CLIP, once loaded, is left in `opened` to be disposed. */
+async function evaluateWith(
+  options: ClassificationEvalOptions,
+  methods: readonly ClsMethod[],
+  engine: Engine,
+  salf: SalfCbm,
+  opened: { clip?: ClipModel },
+  progress: Progress,
+): Promise<ClassificationResult> {
+  const seed = options.seed ?? 0;
+  const splitName = options.split ?? 'test';
+  const data = openEvalData(options, salf, splitName, seed);
+
+  const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
+  const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
+  if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
+  const useLf = methods.includes('lfcbm');
+  const clip = (opened.clip = useLf ? await ClipModel.load(options.clip ?? salf.config.clip.source, { device: options.device }) : undefined);
+  const lfConcepts = [...(options.lfcbmConcepts ?? salf.concepts)];
+  if (useLf && lfConcepts.length === 0) throw new Error('classification: the LF-CBM concept list is empty');
+
+  const feats = await computeFeatures(backbone, salf, clip, data.all, engine, options, progress);
+  const fit = fitSettings(options, salf, seed);
+  const ctx: MethodContext = { data, fit, engine, progress, salf };
+
+  // Each method's rows and curve are cached once computed, so a rerun resumes after the last one.
+  const results = new ShardCache(options.cacheDir, 'classification-results', {
+    v: 1,
+    features: feats.cacheDir,
+    split: splitName,
+    rows: arraysIdentity([Float32Array.from(data.train.rows), Float32Array.from(data.val.rows), Float32Array.from(data.ev.rows)]),
+    lam: fit.lam, epochs: fit.epochs, targets: fit.targets, pathOpts: fit.pathOpts, seed,
+    salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
+    lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
+  }, 1);
+  const steps: StepResult[] = [];
+  let reusedSteps = 0;
+  const step = async (index: number, run: () => Promise<StepResult>): Promise<void> => {
+    const cached = results.readJson<StepResult>(index);
+    if (cached) reusedSteps++;
+    const result = cached ?? (await run());
+    if (!cached) results.writeJson(index, result);
+    steps.push(result);
+  };
+  if (methods.includes('standard')) await step(0, async () => standardStep(data, backbone.numClasses, feats.logits));
+  if (methods.includes('standard-sparse')) await step(1, () => standardSparseStep(ctx, feats.gap, backbone.featureDim));
+  if (useLf && clip && feats.clip) await step(2, () => lfcbmStep(ctx, clip, lfConcepts, feats.gap, backbone.featureDim, feats.clip!, options.lfcbm ?? {}));
+  if (methods.includes('salf')) await step(3, () => salfStep(ctx, feats.salf));
+  if (reusedSteps > 0) progress.log(`classification: reused ${reusedSteps} cached method result(s) from ${results.dir}`);
+
+  const lfInfo = steps.find((s) => s.lfcbm)?.lfcbm;
+  return {
+    data: data.root,
+    split: splitName,
+    images: { train: data.train.n, val: data.val.n, eval: data.ev.n },
+    classes: data.L,
+    backbone: config.model,
+    lam: fit.lam,
+    rows: steps.flatMap((s) => s.rows),
+    necCurves: steps.flatMap((s) => s.curves),
+    ...(lfInfo ? { lfcbm: lfInfo } : {}),
+    cache: { features: feats.cacheDir, results: results.dir },
+  };
+}
+
+/** Opens the data with the model's classes and its three splits (checked before any long work). */
+function openEvalData(options: ClassificationEvalOptions, salf: SalfCbm, splitName: Exclude<SplitName, 'train'>, seed: number): EvalData {
+  const folder = openDataset(options.data, options.splitFile
+    ? { splitFile: options.splitFile }
+    : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
+  if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {
+    throw new Error(`${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`);
+  }
+  const trainS = folder.split('train');
+  const valS = folder.split('val');
+  const evalS = folder.split(splitName);
+  if (trainS.length < 2 || valS.length < 1 || evalS.length < 1) {
+    throw new Error(`${options.data}: need ≥ 2 training, ≥ 1 validation and ≥ 1 ${splitName} images (got ${trainS.length}, ${valS.length}, ${evalS.length})`);
+  }
+  const all: Sample[] = [];
+  const at = new Map<string, number>();
+  const splitOf = (samples: Sample[]): Split => {
+    const rows = samples.map((s) => {
+      let r = at.get(s.path);
+      if (r === undefined) {
+        r = all.length;
+        at.set(s.path, r);
+        all.push(s);
+      }
+      return r;
+    });
+    return { rows, n: rows.length, y: Int32Array.from(samples, (s) => s.label) };
+  };
+  const train = splitOf(trainS);
+  const val = splitOf(valS);
+  const ev = splitOf(evalS);
+  return { root: folder.root, L: folder.classes.length, all, train, val, ev };
+}
+
+/** The options' final-layer settings, with the defaults of the module comment. */
+function fitSettings(options: ClassificationEvalOptions, salf: SalfCbm, seed: number): FitSettings {
+  const alpha = 0.99;
+  return {
+    alpha,
+    lam: options.lam ?? (salf.config.finalLayer.mode === 'sparse' && salf.config.finalLayer.lambda ? salf.config.finalLayer.lambda * alpha : 7e-4),
+    epochs: options.epochs ?? 1000,
+    targets: [...(options.necTargets ?? [5, 10, 15, 20, 25, 30])],
+    pathOpts: { k: options.path?.k ?? 25, epsilon: options.path?.epsilon ?? 1e-3, epochs: options.path?.epochs ?? 200 },
+    seed,
+  };
+}
+
+/** A split's rows of X (n×width), standardised. */
+function standardisedSplit(X: Float32Array, width: number, s: Split, std: Standardiser): XY {
+  return { X: applyStandardiser(gatherRows(X, width, s.rows), s.n, width, std), y: s.y };
+}
+
+/**
+ * The sparse (single λ) row and the NEC curve of standardised features; `own` is a final layer
+ * to evaluate instead of training one.
+ */
+async function sparseAndCurve(
+  ctx: MethodContext,
+  method: string,
+  label: string,
+  Xall: Float32Array,
+  width: number,
+  std: Standardiser,
+  extra: Partial<ClsRow>,
+  own?: { W: Float32Array; b: Float32Array },
+): Promise<StepResult> {
+  const { data, fit, engine, progress } = ctx;
+  const { L } = data;
+  const tr = standardisedSplit(Xall, width, data.train, std);
+  const va = standardisedSplit(Xall, width, data.val, std);
+  const te = standardisedSplit(Xall, width, data.ev, std);
+  let W: Float32Array;
+  let b: Float32Array;
+  let lambda: number | undefined;
+  let note: string | undefined;
+  if (own) {
+    ({ W, b } = own);
+    lambda = ctx.salf.config.finalLayer.lambda;
+    note = "the model's own final layer";
+  } else {
+    progress.start(`${label} (λ = ${(fit.lam / fit.alpha).toExponential(2)})`, fit.epochs);
+    const fl = await trainFinalLayer({
+      Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'sparse', lam: fit.lam, epochsPerLambda: fit.epochs, seed: fit.seed, engine,
+      onProgress: (p) => progress.update(p.epoch),
+    });
+    progress.stop();
+    ({ W, b, lambda } = fl);
+  }
+  const acc = (await evaluateLinear(engine, W, b, te, L, width)).acc;
+  const rows: ClsRow[] = [{ method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) }];
+  if (fit.targets.length === 0) return { rows, curves: [] };
+  progress.start(`${label}: λ path`, fit.pathOpts.k);
+  const points = await glmSaga({
+    X: tr.X, y: tr.y, nClasses: L, alpha: fit.alpha, k: fit.pathOpts.k, epsilon: fit.pathOpts.epsilon, doZero: false,
+    epochsPerLambda: fit.pathOpts.epochs, val: va, seed: fit.seed, engine,
+    onProgress: (p) => progress.update(p.lambdaIndex + (p.point ? 1 : 0), `NEC ${p.point ? p.point.nec.toFixed(1) : '…'}`),
+  });
+  progress.stop();
+  const curve: NecPoint[] = [];
+  for (const t of fit.targets) {
+    const p = points[selectPathPoint(points, 'nec', t)]!;
+    curve.push({ target: t, nec: p.nec, nnz: p.nnz, lambda: p.lambda, accuracy: (await evaluateLinear(engine, p.W, p.b, te, L, width)).acc });
+  }
+  return { rows, curves: [{ method, label, points: curve }] };
+}
+
+/** (a) The backbone's own classifier (`Lh` classes; `logits` of every sample). */
+function standardStep(data: EvalData, Lh: number | undefined, logits: Float32Array | undefined): StepResult {
+  const { L, ev } = data;
+  const label = 'standard (backbone head)';
+  if (Lh === undefined || !logits) return { rows: [{ method: 'standard', label, note: 'the backbone config names no logits tensor' }], curves: [] };
+  if (Lh !== L) return { rows: [{ method: 'standard', label, note: `the head has ${Lh} classes, the data set ${L}` }], curves: [] };
+  let correct = 0;
+  ev.rows.forEach((r, k) => {
+    const z = logits.subarray(r * L, (r + 1) * L);
+    let best = 0;
+    for (let c = 1; c < L; c++) if (z[c]! > z[best]!) best = c;
+    if (best === ev.y[k]) correct++;
+  });
+  return { rows: [{ method: 'standard', label, accuracy: correct / ev.n }], curves: [] };
+}
+
+/** (b) Sparse final layer on pooled backbone features (`gap`, n×D). */
+async function standardSparseStep(ctx: MethodContext, gap: Float32Array, D: number): Promise<StepResult> {
+  const { train } = ctx.data;
+  const std = fitStandardiser(gatherRows(gap, D, train.rows), train.n, D);
+  return sparseAndCurve(ctx, 'standard-sparse', 'standard, sparse', gap, D, std, {});
+}
+
+/** (c) LF-CBM: non-spatial concept layer on pooled features (`gap`, n×D), global CLIP similarities (`clipFeats`, n×E). */
+async function lfcbmStep(
+  ctx: MethodContext,
+  clip: ClipModel,
+  concepts: readonly string[],
+  gap: Float32Array,
+  D: number,
+  clipFeats: Float32Array,
+  lf: NonNullable<ClassificationEvalOptions['lfcbm']>,
+): Promise<StepResult> {
+  const { data, fit, engine, progress } = ctx;
+  const { train, val } = data;
+  const E = clip.embedDim;
+  const T = await clip.encodeTexts(concepts);
+  const maxSteps = lf.maxSteps ?? 1000;
+  progress.start('LF-CBM concept layer', maxSteps);
+  const trained = await trainWithCutoff({
+    train: { F: gatherRows(gap, D, train.rows), I: gatherRows(clipFeats, E, train.rows), n: train.n },
+    val: { F: gatherRows(gap, D, val.rows), I: gatherRows(clipFeats, E, val.rows), n: val.n },
+    T, M: concepts.length, G: 1, D, E,
+    lr: lf.lr, maxSteps, stepSamples: lf.stepSamples, valEvery: lf.valEvery, cutoff: lf.cutoff, seed: fit.seed, engine,
+    onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}`),
+  });
+  progress.stop();
+  const Mk = trained.kept.length;
+  const acts = await project(engine, gap, data.all.length, trained.Wc, Mk, D);
+  const std = fitStandardiser(gatherRows(acts, Mk, train.rows), train.n, Mk);
+  const lfcbm = { conceptsGiven: concepts.length, conceptsKept: Mk, cutoff: trained.report.cutoff, dropped: trained.report.dropped.map((d) => concepts[d.index]!) };
+  return { ...(await sparseAndCurve(ctx, 'lfcbm', 'LF-CBM, sparse', acts, Mk, std, { concepts: Mk })), lfcbm };
+}
+
+/** (d) SALF-CBM on its pooled concept activations (`acts`, n×M), sparse and dense. */
+async function salfStep(ctx: MethodContext, acts: Float32Array): Promise<StepResult> {
+  const { data, fit, engine, progress, salf } = ctx;
+  const { L } = data;
+  const M = salf.shape.M;
+  const std: Standardiser = { mean: salf.weights.mean, std: salf.weights.std };
+  const own = salf.config.finalLayer.mode === 'sparse' ? { W: salf.weights.finalWeight, b: salf.weights.finalBias } : undefined;
+  const sparse = await sparseAndCurve(ctx, 'salf-sparse', 'SALF-CBM, sparse', acts, M, std, { concepts: M }, own);
+  const te = standardisedSplit(acts, M, data.ev, std);
+  let W: Float32Array;
+  let b: Float32Array;
+  let note: string | undefined;
+  if (salf.config.finalLayer.mode === 'dense') {
+    ({ finalWeight: W, finalBias: b } = salf.weights);
+    note = "the model's own final layer";
+  } else {
+    const tr = standardisedSplit(acts, M, data.train, std);
+    const va = standardisedSplit(acts, M, data.val, std);
+    progress.start('SALF-CBM, dense', fit.epochs);
+    ({ W, b } = await trainFinalLayer({
+      Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'dense', epochsPerLambda: fit.epochs, seed: fit.seed, engine,
+      onProgress: (p) => progress.update(p.epoch),
+    }));
+    progress.stop();
+  }
+  const dense: ClsRow = {
+    method: 'salf-dense', label: 'SALF-CBM, dense', accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
+    nnz: nonZeros(W), nec: nec(W, L, M), concepts: M, ...(note ? { note } : {}),
+  };
+  return { rows: [...sparse.rows, dense], curves: sparse.curves };
 }
 
 /** Per-image features of every sample, from cached shards or computed. */
@@ -439,7 +520,7 @@ async function computeFeatures(
   const act = new Float32Array(n * M);
   const logits = Lh !== undefined ? new Float32Array(n * Lh) : undefined;
   const emb = E !== undefined ? new Float32Array(n * E) : undefined;
-  const batch = options.batchSize ?? 32;
+  const batchSize = options.batchSize ?? 32;
   const S = backbone.inputSize;
   const pre = backbone.config.preprocess;
   const shards = cache.numShards;
@@ -457,11 +538,12 @@ async function computeFeatures(
       got = fresh;
       if (Lh !== undefined) got.logits = new Float32Array((b - a) * Lh);
       if (E !== undefined) got.clip = new Float32Array((b - a) * E);
-      for (let i = a; i < b; i += batch) {
-        const k = Math.min(batch, b - i);
-        const decoded = await decodePool(samples.slice(i, i + k).map((x) => x.path), 4);
+      for await (const batch of iterateBatches(samples.slice(a, b), null, { batchSize })) {
+        const i = a + batch.start;
+        const k = batch.images.length;
+        const decoded = batch.images;
         const px = new Float32Array(k * 3 * S * S);
-        decoded.forEach((img, j) => toChwNormalised(resizeToSpec(img, pre.resize, pre.interpolation ?? 'bilinear'), pre.mean, pre.std, px, j * 3 * S * S));
+        decoded.forEach((img, j) => preprocessImage(img, pre, px, j * 3 * S * S));
         const out = await backbone.run(px, k);
         fresh.gap.set(globalAverage(out.features, k, P, D), (i - a) * D);
         const gridF = await resizeFeatureGrid(engine, out.features, k, backbone.nativeGrid, salf.config.grid, D);
@@ -469,8 +551,9 @@ async function computeFeatures(
         if (got.logits && out.logits) got.logits.set(out.logits, (i - a) * Lh!);
         if (clip && got.clip) {
           const C = clip.inputSize;
+          const clipPre = clipPreprocess(clip);
           const cpx = new Float32Array(k * 3 * C * C);
-          decoded.forEach((img, j) => toChwNormalised(resizeToSpec(img, { size: C, mode: 'center' }, 'bicubic'), clip.mean, clip.std, cpx, j * 3 * C * C));
+          decoded.forEach((img, j) => preprocessImage(img, clipPre, cpx, j * 3 * C * C));
           got.clip.set(await clip.encodeImages(cpx, k), (i - a) * E!);
         }
         progress.update(i + k);
@@ -486,18 +569,4 @@ async function computeFeatures(
   progress.stop();
   if (reused > 0) progress.log(`classification: reused ${reused} of ${shards} cached feature shard(s) from ${cache.dir}`);
   return { gap, salf: act, ...(logits ? { logits } : {}), ...(emb ? { clip: emb } : {}), cacheDir: cache.dir };
-}
-
-/** Decodes files with at most `concurrency` in flight, in order; errors name the file. */
-async function decodePool(paths: readonly string[], concurrency: number) {
-  const out = new Array<Awaited<ReturnType<typeof decodeRgb>>>(paths.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      const i = next++;
-      out[i] = await decodeRgb(paths[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
-  return out;
 }

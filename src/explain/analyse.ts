@@ -3,7 +3,8 @@
  * for regions given in its pixels), preprocessed exactly as the backbone's config says (the same
  * steps as training's feature extraction), and run in batches.
  */
-import { decodeRgb, resizeToSpec, toChwNormalised } from '../data/image-io.js';
+import { decodeRgb } from '../data/image-io.js';
+import { modelInput, normaliseInput } from '../data/resize.js';
 import type { RgbImage } from '../data/rgb-image.js';
 import type { ConceptModel } from '../models/concept-model.js';
 import type { SalfOutputs } from '../models/salf-cbm.js';
@@ -25,9 +26,7 @@ export interface PreparedImage {
 export async function prepareImage(model: ConceptModel, source: string | { name: string; image: RgbImage }): Promise<PreparedImage> {
   const name = typeof source === 'string' ? source : source.name;
   const image = typeof source === 'string' ? await decodeRgb(source) : source.image;
-  const spec = model.preprocess.resize;
-  const input = resizeToSpec(image, spec, model.preprocess.interpolation ?? 'bilinear');
-  return { name, image, input, geometry: inputGeometry(image.width, image.height, spec) };
+  return { name, image, input: modelInput(image, model.preprocess), geometry: inputGeometry(image.width, image.height, model.preprocess.resize) };
 }
 
 /** Runs prepared images through the model in batches of `batchSize`. */
@@ -48,7 +47,7 @@ export async function runPrepared(model: ConceptModel, images: readonly Prepared
   const pixels = new Float32Array(Math.min(batchSize, Math.max(n, 1)) * per);
   for (let start = 0; start < n; start += batchSize) {
     const batch = images.slice(start, start + batchSize);
-    batch.forEach((p, i) => toChwNormalised(p.input, model.preprocess.mean, model.preprocess.std, pixels, i * per));
+    batch.forEach((p, i) => normaliseInput(p.input, model.preprocess, pixels, i * per));
     const out = await model.forwardPixels(pixels.subarray(0, batch.length * per), batch.length);
     all.logits.set(out.logits, start * L);
     all.conceptMaps.set(out.conceptMaps, start * M * G);

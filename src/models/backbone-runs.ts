@@ -3,7 +3,7 @@
  * backbone's config, then run. Used by the in-memory feature extraction and the feature store.
  */
 import { iterateBatches } from '../data/image-folder.js';
-import { toChwNormalised } from '../data/image-io.js';
+import { DEFAULT_INTERPOLATION, normaliseInput } from '../data/resize.js';
 import type { Backbone } from './backbone.js';
 
 /** One batch's results. */
@@ -27,10 +27,10 @@ export async function* runBackbone(
   options: { batchSize: number; skipBad?: boolean },
 ): AsyncGenerator<BackboneBatch> {
   const S = backbone.inputSize;
-  const { mean, std, resize, interpolation } = backbone.config.preprocess;
+  const pre = backbone.config.preprocess;
   const pixels = new Float32Array(options.batchSize * 3 * S * S);
   const indexed = samples.map((s, index) => ({ path: s.path, index }));
-  for await (const batch of iterateBatches(indexed, resize, { batchSize: options.batchSize, skipBad: options.skipBad, interpolation: interpolation ?? 'bilinear' })) {
+  for await (const batch of iterateBatches(indexed, pre.resize, { batchSize: options.batchSize, skipBad: options.skipBad, interpolation: pre.interpolation ?? DEFAULT_INTERPOLATION })) {
     const decoded = new Set(batch.samples.map((s) => s.index));
     const all = indexed.slice(batch.start, batch.start + batch.samples.length + batch.skipped.length);
     const failed = all.filter((s) => !decoded.has(s.index));
@@ -42,7 +42,7 @@ export async function* runBackbone(
       yield { rows, features: new Float32Array(0), skipped, done };
       continue;
     }
-    batch.images.forEach((img, i) => toChwNormalised(img, mean, std, pixels, i * 3 * S * S));
+    batch.images.forEach((img, i) => normaliseInput(img, pre, pixels, i * 3 * S * S));
     const out = await backbone.run(pixels.subarray(0, n * 3 * S * S), n);
     yield { rows, features: out.features, ...(out.logits ? { logits: out.logits } : {}), skipped, done };
   }

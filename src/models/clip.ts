@@ -20,7 +20,7 @@ import {
   env as hfEnv,
 } from '@huggingface/transformers';
 import { Engine, ort, type Device, type ModelResource } from '../engine/session.js';
-import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../store/float16.js';
 import type { ImageEncoder, TextEncoder as TextEncoderApi } from './encoders.js';
 
 /** Options of {@link ClipModel.load}. */

@@ -4,9 +4,6 @@
  * bad file is reported with its name and field (see src/data/json-schema.ts).
  */
 import { z } from 'zod';
-import type { BackboneConfig } from './backbone.js';
-import type { SalfCbmConfig } from './salf-cbm.js';
-import type { ExportInfo } from './export.js';
 import type { Pooling } from './salf-head.js';
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);
@@ -22,7 +19,7 @@ const preprocess = z.looseObject({
 });
 
 /** backbone.json, and the `backbone` of a model's config.json. */
-export const backboneConfigSchema: z.ZodType<BackboneConfig> = z.looseObject({
+export const backboneConfigSchema = z.looseObject({
   model: z.string(),
   featureTensor: z.string(),
   layout: z.enum(['nchw', 'tokens']),
@@ -41,7 +38,7 @@ const clip = z.looseObject({ source: z.string(), id: z.string() });
 const grid = z.tuple([positiveInt, positiveInt]);
 
 /** A model folder's config.json. */
-export const salfCbmConfigSchema: z.ZodType<SalfCbmConfig> = z.looseObject({
+export const salfCbmConfigSchema = z.looseObject({
   format: z.literal('salf-cbm'),
   version: z.literal(1),
   backbone: backboneConfigSchema,
@@ -57,7 +54,7 @@ export const salfCbmConfigSchema: z.ZodType<SalfCbmConfig> = z.looseObject({
 export const nameListSchema = z.array(z.string());
 
 /** The sidecar JSON of an exported model (`salf-cbm export`). */
-export const exportInfoSchema: z.ZodType<ExportInfo> = z.looseObject({
+export const exportInfoSchema = z.looseObject({
   format: z.literal('salf-cbm-onnx'),
   version: z.literal(1),
   model: z.string(),

@@ -16,6 +16,7 @@
 import { basename } from 'node:path';
 import type onnxProto from 'onnx-proto';
 import { writeFileAtomic, writeJsonAtomic } from '../data/atomic-write.js';
+import { DEFAULT_INTERPOLATION } from '../data/resize.js';
 import { GraphBuilder, encodeModel, type ModelProto } from '../engine/onnx-builder.js';
 import { appendNodes, defaultOpset, listTensors } from '../engine/surgery.js';
 import { FEATURES_OUTPUT } from './backbone.js';
@@ -155,7 +156,7 @@ export async function buildExportModel(model: SalfCbm, fileName = 'model.onnx'):
     input: { name: backbone.inputName, shape: [batch, 3, S, S], dtype: 'float32', layout: 'NCHW', channels: 'RGB' },
     preprocess: {
       ...config.backbone.preprocess,
-      interpolation: config.backbone.preprocess.interpolation ?? 'bilinear',
+      interpolation: config.backbone.preprocess.interpolation ?? DEFAULT_INTERPOLATION,
       scale: 1 / 255,
       description:
         'decode to 8-bit RGB; resize.mode "center": resize the shorter side to resize.resize (default size), keep aspect, centre-crop size×size; ' +

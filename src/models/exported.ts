@@ -9,7 +9,6 @@ import type onnxProto from 'onnx-proto';
 import { decodeModel, onnx, readOnnxFile, type ModelProto } from '../engine/onnx-builder.js';
 import { Engine, getDefaultEngine, type ort } from '../engine/session.js';
 import { runImageBatches } from '../engine/image-batches.js';
-import type { ConceptModel } from './concept-model.js';
 import { EXPORT_METADATA_KEY, sidecarPath, type ExportInfo } from './export.js';
 import type { SalfOutputs } from './salf-cbm.js';
 import { HEAD_OUTPUTS, HEAD_TENSORS, type HeadWeights, type Pooling } from './salf-head.js';
@@ -37,8 +36,12 @@ function parseInfo(text: string, where: string): ExportInfo {
   return checkJson(json, exportInfoSchema, where, 'SALF-CBM export description');
 }
 
-/** A single-file SALF-CBM loaded for inference and explanations. */
-export class ExportedSalfCbm implements ConceptModel {
+/**
+ * A single-file SALF-CBM loaded for inference and explanations. It is a `ConceptModel`
+ * (concept-model.ts, whose loader returns it as one, which the compiler checks there; the
+ * interface is not imported here so that the two modules do not import each other).
+ */
+export class ExportedSalfCbm {
   readonly concepts: readonly string[];
   readonly classes: readonly string[];
   readonly grid: readonly [number, number];
@@ -176,14 +179,19 @@ export interface ForwardDifference {
   standardised: number;
 }
 
+/** A model that runs normalised NCHW pixels (a ConceptModel, this file's class). */
+export interface PixelForward {
+  forwardPixels(pixels: Float32Array, n: number): Promise<SalfOutputs>;
+}
+
 /**
  * Runs `n` random inputs (seeded, uniform in [−2, 2]) through `reference` (e.g. the library's
  * forward pass) and `candidate` (e.g. the exported model) and returns the largest absolute
  * difference of each output.
  */
 export async function compareForward(
-  reference: Pick<ConceptModel, 'forwardPixels' | 'preprocess'>,
-  candidate: Pick<ConceptModel, 'forwardPixels'>,
+  reference: PixelForward & { readonly preprocess: { resize: { size: number } } },
+  candidate: PixelForward,
   n = 2,
   seed = 1,
 ): Promise<ForwardDifference> {

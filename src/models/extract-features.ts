@@ -8,17 +8,7 @@ import { silentProgress, type Progress } from '../progress.js';
 import type { StoreDtype } from '../store/row-store.js';
 import type { Backbone } from './backbone.js';
 import { runBackbone } from './backbone-runs.js';
-import { computeFeatureStore } from './feature-store.js';
-
-/** Features of the images that decoded, aligned with `samples`. */
-export interface FeatureSet<S> {
-  /** n×G×D channels-last grid features. */
-  F: Float32Array;
-  /** n×L backbone logits, when the backbone names a logits tensor. */
-  logits?: Float32Array;
-  samples: S[];
-  skipped: { path: string; reason: string }[];
-}
+import { computeFeatureStore, type FeatureSet } from './feature-store.js';
 
 export interface ExtractOptions {
   batchSize?: number;

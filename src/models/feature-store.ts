@@ -19,7 +19,16 @@ import { asFloat32, RowStore, type BeforeShardCommit, type FieldSpec, type RowSt
 import { shardsOfWorker, type WorkerShard } from '../store/worker-shard.js';
 import type { Backbone } from './backbone.js';
 import { runBackbone } from './backbone-runs.js';
-import type { FeatureSet } from './extract-features.js';
+
+/** Features of the images that decoded, aligned with `samples`. */
+export interface FeatureSet<S> {
+  /** n×G×D channels-last grid features. */
+  F: Float32Array;
+  /** n×L backbone logits, when the backbone names a logits tensor. */
+  logits?: Float32Array;
+  samples: S[];
+  skipped: { path: string; reason: string }[];
+}
 
 /** An image that could not be decoded: a zero row. */
 export interface SkippedRow {

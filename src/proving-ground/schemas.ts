@@ -4,9 +4,8 @@
  */
 import { z } from 'zod';
 import { BACKGROUND_STYLES } from './scene.js';
-import { SPLITS, type SplitName } from './world.js';
+import { SPLITS } from './world.js';
 import { COLOURS, PATTERNS, SHAPES } from './vocab.js';
-import type { ImageAnnotation, SplitEntry, WorldManifest } from './dataset.js';
 
 const shape = z.enum(SHAPES);
 const colour = z.enum(COLOURS);
@@ -16,7 +15,7 @@ const rgb = z.tuple([z.number(), z.number(), z.number()]).readonly();
 const counts = z.object({ train: count, val: count, test: count, shifted: count }).readonly();
 
 /** world.json. */
-export const worldSchema: z.ZodType<WorldManifest> = z.looseObject({
+export const worldSchema = z.looseObject({
   format: z.literal('salf-cbm-proving-ground'),
   version: z.literal(1),
   seed: z.number().int(),
@@ -33,7 +32,7 @@ export const worldSchema: z.ZodType<WorldManifest> = z.looseObject({
   files: z.object({ index: z.string(), images: z.string(), masks: z.string(), splitFile: z.string(), shiftedSplitFile: z.string() }),
 });
 
-const splitEntry: z.ZodType<SplitEntry> = z.object({
+const splitEntry = z.object({
   id: z.string(),
   image: z.string(),
   mask: z.string(),
@@ -43,7 +42,7 @@ const splitEntry: z.ZodType<SplitEntry> = z.object({
 });
 
 /** index.json: every split's images. */
-export const indexSchema: z.ZodType<Record<SplitName, SplitEntry[]>> = z.object({
+export const indexSchema = z.object({
   train: z.array(splitEntry),
   val: z.array(splitEntry),
   test: z.array(splitEntry),
@@ -80,7 +79,7 @@ const objectAnnotation = z.looseObject({
 });
 
 /** masks/<split>/<id>.json: an image's annotation. */
-export const annotationSchema: z.ZodType<ImageAnnotation> = z.looseObject({
+export const annotationSchema = z.looseObject({
   id: z.string(),
   split: z.enum(SPLITS),
   label: z.string(),

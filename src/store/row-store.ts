@@ -42,7 +42,7 @@ import { removeStaleTemporaries, writeFileAtomic } from '../data/atomic-write.js
 import { z } from 'zod';
 import { parseJson } from '../data/parse-json.js';
 import { checkJson } from '../data/json-schema.js';
-import { fromFloat16Bits, toFloat16Bits } from '../similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
 
 /** How a field's values are stored. */
 export type StoreDtype = 'float16' | 'float32';

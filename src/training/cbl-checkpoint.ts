@@ -10,7 +10,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readSafetensors, writeSafetensors } from '../models/safetensors.js';
-import type { CblHistoryEntry } from './train-cbl.js';
+
+/** One validation point. */
+export interface CblHistoryEntry {
+  step: number;
+  /** Training-batch loss before this step's update. */
+  trainLoss: number;
+  /** Validation loss after this step's update. */
+  valLoss: number;
+  /** Mean validation sim3 over all G·M columns. */
+  valSim: number;
+}
 
 /** Everything the training loop needs to continue after `step`. */
 export interface CblState {

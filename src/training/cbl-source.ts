@@ -4,7 +4,7 @@
  * float32) can be trained on by streaming (see cbl-stream.ts). `arraySource` adapts an in-memory
  * split; a store-backed source reads float16 shards from disk.
  */
-import { fromFloat16Bits } from '../similarity/float16.js';
+import { fromFloat16Bits } from '../store/float16.js';
 import { checkpointKey } from './cbl-checkpoint.js';
 
 /** Float32 values, or IEEE float16 bit patterns (little-endian) in a Uint16Array. */

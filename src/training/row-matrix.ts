@@ -6,14 +6,11 @@
  * - {@link arrayMatrix}: an in-memory array (blocks are views, nothing copied);
  * - {@link storeMatrix}: one field of a row store, all rows or a subset (e.g. the training
  *   split's rows of an activations store), one block per shard;
- * - {@link standardisedMatrix}: (x − mean)/std applied to every block as it is read, exactly as
- *   {@link applyStandardiser} does in memory;
  * - {@link forEachRows}: visits the rows in order in chunks of exactly `chunkRows` (the last one
  *   shorter), whatever the block sizes, so that a streamed pass can reproduce an in-memory pass
  *   chunk for chunk.
  */
 import { asFloat32, type RowStore } from '../store/row-store.js';
-import { applyStandardiser, type Standardiser } from './standardise.js';
 
 /** Rows [first, first + count) of a matrix. */
 export interface RowBlock {
@@ -110,12 +107,6 @@ export function storeMatrix(store: RowStore, field: string, rows?: readonly numb
       return out;
     },
   };
-}
-
-/** `matrix` with every row standardised as it is read ((x − mean)/std, as applyStandardiser). */
-export function standardisedMatrix(matrix: RowMatrix, s: Standardiser): RowMatrix {
-  const { n, m, blocks } = matrix;
-  return { n, m, blocks, readBlock: (b) => applyStandardiser(matrix.readBlock(b), blocks[b]!.count, m, s) };
 }
 
 /**

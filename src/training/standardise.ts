@@ -35,6 +35,12 @@ export function fitStandardiser(X: Float32Array, N: number, M: number): Standard
   return finishStandardiser(mean, sq, N);
 }
 
+/** `matrix` with every row standardised as it is read ((x − mean)/std, as applyStandardiser). */
+export function standardisedMatrix(matrix: RowMatrix, s: Standardiser): RowMatrix {
+  const { n, m, blocks } = matrix;
+  return { n, m, blocks, readBlock: (b) => applyStandardiser(matrix.readBlock(b), blocks[b]!.count, m, s) };
+}
+
 /**
  * {@link fitStandardiser} of a matrix read in blocks (e.g. pooled activations in a row store),
  * in two passes (sums, then squared deviations from the mean), each adding the rows in the same

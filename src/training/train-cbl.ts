@@ -17,7 +17,7 @@
  */
 import { Engine, getDefaultEngine } from '../engine/session.js';
 import { Adam, type AdamOptions } from './adam.js';
-import { checkpointKey, loadCblCheckpoint, saveCblCheckpoint } from './cbl-checkpoint.js';
+import { checkpointKey, loadCblCheckpoint, saveCblCheckpoint, type CblHistoryEntry } from './cbl-checkpoint.js';
 import { defaultGridChunk, PreparedCblData, type CblDims, type CblEvaluation, type CblReduction } from './cbl-graph.js';
 import { arraySource, isRowSource, loadRows, type CblRowSource } from './cbl-source.js';
 import { StreamedCblBatch, streamChunkRows } from './cbl-stream.js';
@@ -78,17 +78,6 @@ export interface CblProgress {
   /** Validation loss after the update, on validation steps. */
   valLoss?: number;
   bestStep: number;
-}
-
-/** One validation point. */
-export interface CblHistoryEntry {
-  step: number;
-  /** Training-batch loss before this step's update. */
-  trainLoss: number;
-  /** Validation loss after this step's update. */
-  valLoss: number;
-  /** Mean validation sim3 over all G·M columns. */
-  valSim: number;
 }
 
 /** Options of `trainConceptLayer`. */

@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import {
-  SimilarityRows,
-  TopKSimilarity,
-  classNameMatches,
-  dropAbsent,
-  dropNearDuplicates,
-  dropSimilarToClasses,
-  dropTooLong,
-  filterConcepts,
-  matrixRows,
-  maxSimilarity,
-  similarityEmbeddings,
-} from '../../src/concepts/filter.js';
+import { filterConcepts } from '../../src/concepts/filter.js';
+import { classNameMatches, dropAbsent, dropNearDuplicates, dropSimilarToClasses, dropTooLong } from '../../src/concepts/filter-stages.js';
+import { TopKSimilarity } from '../../src/concepts/image-similarity.js';
+import { SimilarityRows, matrixRows, maxSimilarity, similarityEmbeddings } from '../../src/concepts/text-similarity.js';
 import { formatConceptReport } from '../../src/concepts/report.js';
 import { Engine } from '../../src/engine/session.js';
 import type { ImageEncoder, TextEncoder } from '../../src/models/encoders.js';

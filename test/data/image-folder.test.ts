@@ -11,6 +11,7 @@ import {
   splitSamples,
   type Sample,
 } from '../../src/data/image-folder.js';
+import { decodeRgb } from '../../src/data/image-io.js';
 import { tempDir as makeTempDir } from '../helpers/paths.js';
 
 const made: string[] = [];
@@ -218,4 +219,16 @@ test('scan: class names that differ only by case are warned about', async () => 
   const f = scanImageFolder(root);
   assert.equal(f.warnings.length, 1);
   assert.match(f.warnings[0]!, /"Cat", "cat" differ only by case/);
+});
+
+test('loadBatch without a resize spec decodes at native size, as decodeRgb does', async () => {
+  const root = await makeDataset();
+  const f = scanImageFolder(root);
+  const res = await loadBatch(f.samples, null, { concurrency: 2 });
+  assert.deepEqual(res.samples, f.samples);
+  for (let i = 0; i < res.images.length; i++) {
+    const ref = await decodeRgb(f.samples[i]!.path);
+    assert.deepEqual([res.images[i]!.width, res.images[i]!.height], [8, 6]);
+    assert.deepEqual(res.images[i]!.data, ref.data);
+  }
 });

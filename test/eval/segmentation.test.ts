@@ -17,7 +17,8 @@ import { generateWorld, loadAnnotation, loadLabelMask } from '../../src/proving-
 import { backboneHead } from '../../src/eval/native-backbone.js';
 import { classConceptIndex, evaluateSegmentation } from '../../src/eval/segmentation.js';
 import { readJsonShard } from '../../src/eval/shard-cache.js';
-import { imageNetSegDataset, provingGroundSegDataset, type SegDataset, type SegExample } from '../../src/eval/seg-datasets.js';
+import { imageNetSegDataset, type SegDataset, type SegExample } from '../../src/eval/seg-datasets.js';
+import { provingGroundSegDataset } from '../../src/proving-ground/seg-dataset.js';
 import { segmentationImageStats, type SegImageStats } from '../../src/eval/segmentation-metrics.js';
 import { decodePng } from '../../src/proving-ground/png.js';
 import type { Progress } from '../../src/progress.js';

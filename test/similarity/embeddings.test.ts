@@ -9,7 +9,7 @@ import { PromptedBatchBuilder } from '../../src/similarity/prompted-batch.js';
 import { drawCircle, gridPrompts } from '../../src/similarity/prompting.js';
 import { EmbeddingStore, type OpenStoreOptions } from '../../src/similarity/embedding-store.js';
 import { computePromptedEmbeddings, conceptSimilarities, promptedStoreOptions } from '../../src/similarity/compute.js';
-import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/store/float16.js';
 import { FakeImageEncoder, rawLoader, syntheticImage, writeRawImages } from './fake-encoder.js';
 
 const S = 32;

@@ -11,7 +11,7 @@ import { Engine } from '../../src/engine/session.js';
 import { Backbone, type BackboneConfig } from '../../src/models/backbone.js';
 import { extractFeatures } from '../../src/models/extract-features.js';
 import { computeFeatureStore, FeatureStore } from '../../src/models/feature-store.js';
-import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/store/float16.js';
 import { writeColourDataset } from '../helpers/colour-dataset.js';
 import { tempDir } from '../helpers/paths.js';
 import { writeTinyCnn } from '../helpers/tiny-backbones.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { asFloat32, RowStore, type RowStoreSpec } from '../../src/store/row-store.js';
-import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/store/float16.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rowstore-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { Engine, f32, dataF32 } from '../../src/engine/session.js';
 import { buildHeadModel, POOLINGS } from '../../src/models/salf-head.js';
-import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/store/float16.js';
 import { asFloat32, RowStore } from '../../src/store/row-store.js';
 import { ACTIVATIONS_FIELD, poolActivationsToStore } from '../../src/training/activations.js';
 import { Rng } from '../../src/rng.js';

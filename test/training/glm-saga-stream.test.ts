@@ -5,9 +5,9 @@ import { Engine } from '../../src/engine/session.js';
 import { RowStore } from '../../src/store/row-store.js';
 import { trainFinalLayer } from '../../src/training/final-layer.js';
 import { glmSaga, maximumReg, maximumRegStreamed, type GlmSagaOptions, type PathPoint } from '../../src/training/glm-saga.js';
-import { arrayMatrix, standardisedMatrix, storeMatrix } from '../../src/training/row-matrix.js';
+import { arrayMatrix, storeMatrix } from '../../src/training/row-matrix.js';
 import { windows } from '../../src/training/saga-batches.js';
-import { applyStandardiser, fitStandardiser, fitStandardiserStreamed } from '../../src/training/standardise.js';
+import { applyStandardiser, fitStandardiser, fitStandardiserStreamed, standardisedMatrix } from '../../src/training/standardise.js';
 import { Rng } from '../../src/rng.js';
 import { tempDir } from '../helpers/paths.js';
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { RowStore } from '../../src/store/row-store.js';
-import { arrayMatrix, forEachRows, loadMatrix, standardisedMatrix, storeMatrix } from '../../src/training/row-matrix.js';
-import { applyStandardiser, fitStandardiser, fitStandardiserStreamed } from '../../src/training/standardise.js';
+import { arrayMatrix, forEachRows, loadMatrix, storeMatrix } from '../../src/training/row-matrix.js';
+import { applyStandardiser, fitStandardiser, fitStandardiserStreamed, standardisedMatrix } from '../../src/training/standardise.js';
 import { Rng } from '../../src/rng.js';
 import { tempDir } from '../helpers/paths.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { RowStore } from '../../src/store/row-store.js';
-import { fromFloat16Bits, toFloat16Bits } from '../../src/similarity/float16.js';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/store/float16.js';
 import { copyAsFloat32, type CblRowChunk } from '../../src/training/cbl-source.js';
 import { storeSource } from '../../src/training/store-source.js';
 import { tempDir } from '../helpers/paths.js';

@@ -3,7 +3,7 @@
  * own preprocessing code (`data/resize.ts`: PIL-exact resize and torchvision's centre crop, then
  * normalisation), so the page feeds the model exactly what `salf-cbm explain` would.
  */
-import { resizeToSpec, toChwNormalised } from '../../data/resize.js';
+import { modelInput, normaliseInput } from '../../data/resize.js';
 import type { RgbImage } from '../../data/rgb-image.js';
 import { inputGeometry, type InputGeometry } from '../../explain/geometry.js';
 import type { ExplorerModel } from './manifest.js';
@@ -33,8 +33,6 @@ export interface PreparedInput {
 
 /** Resizes/crops and normalises `image` as the model's preprocessing says. */
 export function prepareInput(model: Pick<ExplorerModel, 'preprocess'>, image: RgbImage): PreparedInput {
-  const p = model.preprocess;
-  const input = resizeToSpec(image, p.resize, p.interpolation ?? 'bilinear');
-  const pixels = toChwNormalised(input, p.mean, p.std);
-  return { input, pixels, geometry: inputGeometry(image.width, image.height, p.resize) };
+  const input = modelInput(image, model.preprocess);
+  return { input, pixels: normaliseInput(input, model.preprocess), geometry: inputGeometry(image.width, image.height, model.preprocess.resize) };
 }

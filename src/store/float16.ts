@@ -1,5 +1,6 @@
 /**
- * float32 ↔ float16 (IEEE binary16, little-endian bits) for the embedding store.
+ * float32 ↔ float16 (IEEE binary16, little-endian bits) for the stores' float16 fields
+ * (row-store.ts) and CLIP's half-precision models.
  * Rounding to float16 is `@petamoriken/float16`'s (round to nearest, ties to even); decoding uses
  * a 65,536-entry table built from the same library.
  */

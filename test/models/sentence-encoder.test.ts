@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoTokenizer } from '@huggingface/transformers';
-import { SentenceEncoder } from '../../src/concepts/filter.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tempDir } from '../helpers/paths.js';
-import { writeTinySentenceModel } from './tiny-sentence-model.js';
+import { writeTinySentenceModel } from '../concepts/tiny-sentence-model.js';
 
 const root = tempDir('salf-sentence-');
 let enc: SentenceEncoder | undefined;
