@@ -2,8 +2,9 @@
  * tools/export_torchvision_backbones.py's exports (ResNet-18, ResNet-50, ViT-B/16) through
  * salf-cbm's own loaders: the automatic feature tensor (`src/models/feature-tensor.ts`) is the
  * one a person would pick (ResNet: layer4's output, the last ReLU before global pooling; ViT:
- * the encoder's final LayerNorm tokens, CLS dropped, on the 14×14 patch grid), `Backbone.load`
- * with that choice probes the expected shapes, and on the script's reference image salf-cbm's
+ * the encoder's final LayerNorm tokens, CLS dropped, on the 14×14 patch grid), a preset's flags
+ * on model.onnx alone give the config the script writes to backbone.json, `Backbone.load` with
+ * it probes the expected shapes, and on the script's reference image salf-cbm's
  * preprocessing, features and logits equal PyTorch's within float32 rounding.
  *
  * The exports are made here with RANDOM weights (`--random`: this sandbox cannot download
@@ -22,7 +23,8 @@ import { decodeModel, readOnnxFile } from '../../src/engine/onnx-builder.js';
 import { Engine } from '../../src/engine/session.js';
 import { Backbone, type BackboneConfig } from '../../src/models/backbone.js';
 import { findFeatureTensorInFile } from '../../src/models/feature-tensor.js';
-import { readBackboneConfig } from '../../src/cli/backbone-options.js';
+import { IMAGENET_MEAN, IMAGENET_STD, backboneConfigFrom, readBackboneConfig } from '../../src/cli/backbone-options.js';
+import { presetOptions } from '../../src/presets/index.js';
 import { repoRoot } from '../helpers/paths.js';
 
 /** Written by the export script next to the model. */
@@ -110,14 +112,14 @@ for (const c of CASES) {
     assert.equal(written.cls, choice.cls);
     assert.deepEqual(written.preprocess, ref.preprocess, 'backbone.json and reference.json describe the same preprocessing');
 
-    const config: BackboneConfig = {
-      model: modelPath,
-      featureTensor: choice.featureTensor,
-      layout: choice.layout,
-      ...(choice.cls ? { cls: choice.cls } : {}),
-      logitsTensor: 'logits',
-      preprocess: written.preprocess,
-    };
+    // What a preset (model.onnx only, as `--backbone`) resolves to: the same, without the logits.
+    const preset = presetOptions('imagenet-resnet50', 'train') as { inputSize: number; resize: number; crop: 'center'; interpolation: 'bilinear' };
+    const fromPreset = backboneConfigFrom({ backbone: modelPath, inputSize: preset.inputSize, resize: preset.resize, crop: preset.crop, interpolation: preset.interpolation, mean: IMAGENET_MEAN, std: IMAGENET_STD });
+    const { logitsTensor, ...writtenWithoutLogits } = written;
+    assert.equal(logitsTensor, 'logits');
+    assert.deepEqual(fromPreset, writtenWithoutLogits, "a preset's flags give backbone.json's config");
+
+    const config: BackboneConfig = { ...fromPreset, logitsTensor: 'logits' };
     const bb = await Backbone.load(config, c.nativeGrid, engine);
     assert.deepEqual(bb.rawDims, c.rawDims);
     assert.deepEqual(bb.rawDims, ref.featureShape);
