@@ -31,14 +31,17 @@ The weights are downloaded by torchvision / pytorchcv on first use, which needs 
 the export path only: such a model explains nothing. (torchvision initialises ViT's classifier
 to zeros; with --random it is drawn from N(0, 0.02²) so that the logits are worth comparing.)
 
-Status: run in this project's sandbox (torch 2.14.1, torchvision 0.29.1, CPU) with --random
-only: the sandbox cannot download torchvision's weights. For resnet18, resnet50 and vit_b_16
-the random-weight exports were loaded by salf-cbm (`Backbone.load` with the automatically
-found feature tensor: `features` in each, nchw 512×7×7 / 2048×7×7, tokens 197×768 with CLS
-dropped onto a 14×14 grid), and salf-cbm's logits and features on the reference image matched
-PyTorch's within float32 rounding (test/models/torchvision-export.test.ts; figures in the
-README). The weight-loading line of each (weights=IMAGENET1K_V1, pytorchcv's pretrained=True)
-has not been run here; resnet18_cub has not been run at all (pytorchcv is not installed here).
+Status: run in this project's sandbox (torch 2.14.1, torchvision 0.29.1, pytorchcv 0.0.74, CPU)
+with --random only: the sandbox cannot download the weights. All four random-weight exports
+were loaded by salf-cbm with the automatically found feature tensor (`features` in each: the
+input of the average pooling before the classifier, 512×7×7 / 2048×7×7, written by the last
+ReLU; for vit_b_16 the final LayerNorm's 197×768 tokens, CLS dropped, on a 14×14 grid), a
+preset's flags on model.onnx gave the config in backbone.json, salf-cbm's 224×224 crop of reference.png was
+torchvision's byte for byte, and salf-cbm's logits and features matched PyTorch's within
+2e-6 of their largest value (test/models/torchvision-export.test.ts). Export times on 1 CPU
+thread: 3–5 s for the ResNets, 16 s for ViT-B/16; files 45, 47, 102 and 346 MB. The lines that
+load the real weights (weights=IMAGENET1K_V1, pytorchcv's pretrained=True) have not been run
+here; such exports are checked the same way by that test when written to .cache/torchvision/.
 """
 import argparse
 import hashlib
