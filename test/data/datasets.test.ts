@@ -3,7 +3,7 @@
  * as torchvision downloads them, ImageNet with both val layouts, Places365), layout detection,
  * `<kind>:<path>` parsing, and the bad-input errors.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,15 +13,10 @@ import { memberPath } from '../../src/data/image-members.js';
 import { fileIdentity } from '../../src/store/fingerprint.js';
 import { writeColourDataset } from '../helpers/colour-dataset.js';
 import { writeCubLayout, writeTintedJpeg } from '../helpers/dataset-layouts.js';
-import { fixturePath, tempDir as makeTempDir } from '../helpers/paths.js';
+import { fixturePath, removedAfterTests } from '../helpers/paths.js';
 
-const made: string[] = [];
-function tempDir(prefix: string): string {
-  const d = makeTempDir(prefix);
-  made.push(d);
-  return d;
-}
-after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+/** A temporary folder removed when the tests end. */
+const tempDir = removedAfterTests();
 
 /** pixel(batch, i, c, y, x) of tools/make_cifar_fixtures.py. */
 const pixel = (batch: number, i: number, c: number, y: number, x: number): number => (batch * 50 + i * 17 + c * 80 + y * 3 + x) % 256;

@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,16 +12,10 @@ import {
   type Sample,
 } from '../../src/data/image-folder.js';
 import { decodeRgb } from '../../src/data/image-io.js';
-import { tempDir as makeTempDir } from '../helpers/paths.js';
+import { removedAfterTests } from '../helpers/paths.js';
 
-const made: string[] = [];
 /** A temporary folder removed when the tests end. */
-function tempDir(prefix: string): string {
-  const d = makeTempDir(prefix);
-  made.push(d);
-  return d;
-}
-after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = removedAfterTests();
 
 /** Writes a small solid-colour image; the format follows the extension. */
 async function writeImage(path: string, grey: number): Promise<void> {

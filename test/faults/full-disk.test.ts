@@ -11,24 +11,15 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join, resolve } from 'node:path';
-import { SalfCbm, type SalfCbmConfig } from '../../src/models/salf-cbm.js';
+import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { tempDir } from '../helpers/paths.js';
+import { tinySalfConfig } from '../helpers/tiny-salf-config.js';
 
 /** A model whose weights take about `kib` KiB. */
 function model(kib: number): SalfCbm {
   const [M, L] = [4, 2];
   const D = Math.ceil((kib * 1024) / (4 * M));
-  const config: SalfCbmConfig = {
-    format: 'salf-cbm',
-    version: 1,
-    backbone: { model: 'none.onnx', featureTensor: 'f', layout: 'nchw', preprocess: { resize: { size: 8, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } },
-    clip: { source: 'test', id: 'test' },
-    grid: [2, 2],
-    prompting: { radius: 2, placement: 'inside' },
-    pooling: 'mean',
-    finalLayer: { mode: 'dense', nec: M, nonZeros: L * M },
-    featureDim: D,
-  };
+  const config = tinySalfConfig(D, M, L);
   const fill = (n: number, v: number): Float32Array => new Float32Array(n).fill(v);
   return new SalfCbm(config, ['a', 'b', 'c', 'd'], ['x', 'y'], { conceptWeight: fill(M * D, 0.5), mean: fill(M, 0), std: fill(M, 1), finalWeight: fill(L * M, 1), finalBias: fill(L, 0) });
 }

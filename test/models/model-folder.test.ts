@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SalfCbm, type SalfCbmConfig } from '../../src/models/salf-cbm.js';
+import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { MANIFEST_FILE, writeModelFolder } from '../../src/models/model-folder.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/models/safetensors.js';
 import { tempDir } from '../helpers/paths.js';
+import { tinySalfConfig } from '../helpers/tiny-salf-config.js';
 
 const [D, M, L] = [5, 4, 3];
 
@@ -18,17 +19,7 @@ function model(seed = 1): SalfCbm {
   let s = seed;
   const r = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
   const fill = (n: number): Float32Array => Float32Array.from({ length: n }, r);
-  const config: SalfCbmConfig = {
-    format: 'salf-cbm',
-    version: 1,
-    backbone: { model: 'none.onnx', featureTensor: 'f', layout: 'nchw', preprocess: { resize: { size: 8, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } },
-    clip: { source: 'test', id: 'test' },
-    grid: [2, 2],
-    prompting: { radius: 2, placement: 'inside' },
-    pooling: 'mean',
-    finalLayer: { mode: 'dense', nec: M, nonZeros: L * M },
-    featureDim: D,
-  };
+  const config = tinySalfConfig(D, M, L);
   return new SalfCbm(config, ['red', 'blue', 'green', 'round'], ['x', 'y', 'z'], {
     conceptWeight: fill(M * D),
     mean: fill(M),

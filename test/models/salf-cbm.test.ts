@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SalfCbm, type SalfCbmConfig } from '../../src/models/salf-cbm.js';
+import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../../src/models/safetensors.js';
 import type { Pooling } from '../../src/models/salf-head.js';
 import { fixturePath, tempDir } from '../helpers/paths.js';
+import { tinySalfConfig } from '../helpers/tiny-salf-config.js';
 
 /** A seeded uniform generator in [-1, 1). */
 function rand(seed: number): () => number {
@@ -19,17 +20,7 @@ const fill = (n: number, r: () => number): Float32Array => Float32Array.from({ l
 
 function makeModel(pooling: Pooling, D = 5, M = 4, L = 3, grid: [number, number] = [2, 3]): SalfCbm {
   const r = rand(7);
-  const config: SalfCbmConfig = {
-    format: 'salf-cbm',
-    version: 1,
-    backbone: { model: 'none.onnx', featureTensor: 'f', layout: 'nchw', preprocess: { resize: { size: 8, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } },
-    clip: { source: 'test', id: 'test' },
-    grid,
-    prompting: { radius: 2, placement: 'inside' },
-    pooling,
-    finalLayer: { mode: 'dense', nec: M, nonZeros: L * M },
-    featureDim: D,
-  };
+  const config = tinySalfConfig(D, M, L, { pooling, grid });
   return new SalfCbm(config, ['a', 'b', 'c', 'd'].slice(0, M), ['x', 'y', 'z'].slice(0, L), {
     conceptWeight: fill(M * D, r),
     mean: fill(M, r),
