@@ -89,9 +89,12 @@ class TextTower(nn.Module):
 
 
 class DualEncoder(nn.Module):
-    def __init__(self, vocab_size: int, embed_dim: int = 64, global_mean: bool = True):
+    """`width` and `channels` size the vision trunk (the committed model: 16 and 96)."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 64, global_mean: bool = True, width: int = 16,
+                 channels: int = 96):
         super().__init__()
-        self.vision = VisionTower(embed_dim, global_mean=global_mean)
+        self.vision = VisionTower(embed_dim, width, channels, global_mean=global_mean)
         self.text = TextTower(vocab_size, embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(2.6592))  # log(1/0.07), as CLIP
 

@@ -566,7 +566,8 @@ def train_clip(splits, world, tok: Tokenizer, args, rng: np.random.Generator):
     describing the circled object or, without a circle, the largest object) plus one text per
     concept word and 'background'; an image matches a text when an object inside its circle
     has every attribute the text names."""
-    model = DualEncoder(len(tok.vocab), args.embed_dim, global_mean=not args.no_global_mean)
+    model = DualEncoder(len(tok.vocab), args.embed_dim, global_mean=not args.no_global_mean, width=args.clip_width,
+                        channels=args.clip_channels)
     concepts = [c['name'] for c in world['concepts']]
     kinds = {c['name']: c['kind'] for c in world['concepts']}
     fixed = concepts + ['background']
@@ -673,7 +674,7 @@ def export_clip(model, tok: Tokenizer, out_dir: str, metrics: dict, args) -> Non
                         'bos_token_id': tok.start_id, 'eos_token_id': tok.end_id, 'pad_token_id': tok.end_id,
                         'projection_dim': args.embed_dim},
         'vision_config': {'model_type': 'clip_vision_model', 'image_size': SIZE, 'patch_size': 8, 'num_channels': 3,
-                          'hidden_size': 96, 'num_hidden_layers': 0, 'projection_dim': args.embed_dim},
+                          'hidden_size': args.clip_channels, 'num_hidden_layers': 0, 'projection_dim': args.embed_dim},
         'proving_ground': {'seed': args.seed, 'circle_radius': RADIUS, 'metrics': metrics},
     }
     preprocessor = {
@@ -710,6 +711,9 @@ def main() -> None:
                    help='broad classifier: full-batch steps of the linear class head on the frozen trunk')
     p.add_argument('--clip-steps', type=int, default=2000)
     p.add_argument('--embed-dim', type=int, default=64)
+    p.add_argument('--clip-width', type=int, default=16,
+                   help='CLIP: channels of the vision trunk\'s first convolution (then 2x, 3x, 3x)')
+    p.add_argument('--clip-channels', type=int, default=96, help='CLIP: channels of the vision trunk\'s 7x7 map')
     p.add_argument('--group', type=int, default=1,
                    help='CLIP: prompts per image in a batch; above 1, the same image circled elsewhere is a '
                         'hard negative and the in-image loss applies (1: the committed model\'s sampling)')
