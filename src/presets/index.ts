@@ -1,6 +1,6 @@
 /**
- * The one preset factory: a Table 1 setup (`presets.ts`) as the option values of `train` or
- * `eval classification`, keyed by their commander attribute names. A flag given on the command
+ * The one preset factory: a Table 1 setup (`presets.ts`) as the option values of `train`,
+ * `eval classification` or `concepts filter`, keyed by their commander attribute names. A flag given on the command
  * line always wins over the preset's value (see `src/cli/preset-option.ts`).
  */
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ export function backboneExportCommand(backbone: Preset['backbone']): string {
 }
 
 /** The commands a preset configures. */
-export type PresetTarget = 'train' | 'eval-classification';
+export type PresetTarget = 'train' | 'eval-classification' | 'concepts-filter';
 
 /** Option values (commander attribute names → values) a preset gives `target`. */
 export function presetOptions(name: string, target: PresetTarget, cacheDir = salfCacheDir()): Record<string, unknown> {
@@ -42,6 +42,8 @@ export function presetOptions(name: string, target: PresetTarget, cacheDir = sal
   const concepts = `${CONCEPT_SET_PREFIX}${p.conceptSet}`;
   const common = { clip: p.clip, lam: p.lam, epochs: p.epochs };
   if (target === 'eval-classification') return { ...common, lfcbmConcepts: concepts, lfcbmCutoff: p.cutoff };
+  // Filtering one's own concept list for this setup: LF-CBM's CLIP model and its dataset's cutoff.
+  if (target === 'concepts-filter') return { clip: p.clip, clipCutoff: p.clipCutoff };
   return {
     ...common,
     concepts,

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { trainCommand } from '../../src/cli/commands/train.js';
 import { evalCommand } from '../../src/cli/commands/eval.js';
+import { conceptsCommand } from '../../src/cli/commands/concepts.js';
 import { PRESETS, presetBackbonePath } from '../../src/presets/index.js';
 import { writeTinyCnn } from '../helpers/tiny-backbones.js';
 import { tempDir } from '../helpers/paths.js';
@@ -76,4 +77,14 @@ test('a preset whose backbone was never exported says how to make it', async () 
   const f = await parsed(trainCommand(), ['--preset', 'places365-resnet50', '--data', 'd', '--out', 'o', '--backbone', tiny.path]);
   assert.equal(f.backbone, tiny.path);
   assert.equal(f.lam, 3e-4);
+});
+
+test('concepts filter --preset: the setup\'s CLIP and its dataset\'s CLIP cutoff, overridable', async () => {
+  const filter = (): Command => conceptsCommand().commands.find((c) => c.name() === 'filter')!;
+  const f = await parsed(filter(), ['--preset', 'cub-resnet18', '--concepts', 'raw.json', '--out', 'kept.txt']);
+  assert.equal(f.clip, PRESETS['cub-resnet18']!.clip, 'the required --clip comes from the preset');
+  assert.equal(f.clipCutoff, 0.26);
+  const own = await parsed(filter(), ['--clip-cutoff', '0.3', '--preset', 'places365-resnet50', '--concepts', 'raw.json', '--out', 'kept.txt']);
+  assert.equal(own.clipCutoff, 0.3);
+  assert.equal((await parsed(filter(), ['--preset', 'places365-resnet50', '--concepts', 'raw.json', '--out', 'k.txt'])).clipCutoff, 0.28);
 });

@@ -10,6 +10,7 @@ import { FILTER_DEFAULTS, filterConcepts } from '../../concepts/filter.js';
 import { SentenceEncoder } from '../../models/sentence-encoder.js';
 import { allConcepts, generateConcepts, parseRawConcepts, readClassNames } from '../../concepts/generate.js';
 import { formatConceptReport } from '../../concepts/report.js';
+import { addPresetOption } from '../preset-option.js';
 import { Engine } from '../../engine/session.js';
 import { ClipModel } from '../../models/clip.js';
 import { finite, fraction, nonNegative, nonNegativeInt, oneOf, positiveFloat, positiveInt, seed } from '../options.js';
@@ -93,7 +94,7 @@ function generateCommand(): Command {
 }
 
 function filterCommand(): Command {
-  return new Command('filter')
+  const cmd = new Command('filter')
     .description('LF-CBM\'s filters in order: length, similarity to class names, near-duplicates, absent from the training images; writes the list and a report of every decision')
     .requiredOption('--concepts <file>', 'the output of "concepts generate", or a plain list, one concept per line')
     .requiredOption('--clip <folder|hub-id>', 'CLIP model: a local folder in the Hugging Face layout, or a hub id (online only)')
@@ -146,6 +147,7 @@ function filterCommand(): Command {
         await Promise.all([clip.dispose(), sentence?.dispose(), engine.dispose()]);
       }
     });
+  return addPresetOption(cmd, 'concepts-filter');
 }
 
 /** Concepts (and recorded classes) from a `concepts generate` JSON or a plain list. */
