@@ -30,7 +30,6 @@ const M = 370;
 const L = 200;
 const size = 224;
 
-
 const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
 
 /** A 480×360 picture with smooth colour gradients and a few discs (a photo-like size and content). */
@@ -43,13 +42,19 @@ async function writePicture(path: string): Promise<void> {
       let r = (255 * x) / W;
       let g = (255 * y) / H;
       let b = 128 + 100 * Math.sin((x + y) / 37);
-      for (const [cx, cy, rad, col] of [[120, 120, 60, [230, 40, 40]], [330, 220, 80, [40, 60, 220]], [400, 90, 40, [40, 200, 60]]] as const) {
+      for (const [cx, cy, rad, col] of [
+        [120, 120, 60, [230, 40, 40]],
+        [330, 220, 80, [40, 60, 220]],
+        [400, 90, 40, [40, 200, 60]],
+      ] as const) {
         if ((x - cx) ** 2 + (y - cy) ** 2 < rad ** 2) [r, g, b] = col;
       }
       px.set([r, g, b], (y * W + x) * 3);
     }
   }
-  await sharp(Buffer.from(px), { raw: { width: W, height: H, channels: 3 } }).png().toFile(path);
+  await sharp(Buffer.from(px), { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 async function main(): Promise<void> {
@@ -67,7 +72,9 @@ async function main(): Promise<void> {
     const browser = await launchChromium();
     stop.unshift(() => browser.close());
     const { page } = browser;
-    console.log(`${arch} (random weights) at ${size} px, head M=${M}, L=${L}, grid 7×7; export ${(res.bytes / 2 ** 20).toFixed(0)} MiB; headless Chromium, ${reps} rounds`);
+    console.log(
+      `${arch} (random weights) at ${size} px, head M=${M}, L=${L}, grid 7×7; export ${(res.bytes / 2 ** 20).toFixed(0)} MiB; headless Chromium, ${reps} rounds`,
+    );
     const t = performance.now();
     await page.goto(server.url);
     await page.evaluate(() => window.salfExplorer.ready);
@@ -111,8 +118,14 @@ async function main(): Promise<void> {
     }
     const ms = (v: number): string => `${v.toFixed(1)} ms`;
     console.log(`bare model inference in the page: median ${ms(median(bare))}, min ${ms(Math.min(...bare))}`);
-    console.log(`image load → heatmap shown: median ${ms(median(loads))}, min ${ms(Math.min(...loads))}  (${Object.entries(steps).map(([k, v]) => `${k} ${ms(median(v))}`).join(', ')})`);
-    console.log(`intervention → updated prediction shown: median ${ms(median(interventions))}, min ${ms(Math.min(...interventions))}; ratio to bare inference ${(median(interventions) / median(bare)).toFixed(4)}`);
+    console.log(
+      `image load → heatmap shown: median ${ms(median(loads))}, min ${ms(Math.min(...loads))}  (${Object.entries(steps)
+        .map(([k, v]) => `${k} ${ms(median(v))}`)
+        .join(', ')})`,
+    );
+    console.log(
+      `intervention → updated prediction shown: median ${ms(median(interventions))}, min ${ms(Math.min(...interventions))}; ratio to bare inference ${(median(interventions) / median(bare)).toFixed(4)}`,
+    );
     console.log(`browser_explain_overhead=${(median(loads) / median(bare)).toFixed(4)}`);
   } finally {
     for (const s of stop) await s().catch(() => undefined);

@@ -57,7 +57,13 @@ async function main(): Promise<void> {
   const chunkList = chunkArg ? chunkArg.slice(9).split(',').map(Number) : [defaultGridChunk(N, G, M), G];
 
   // Variants, all timed in interleaved rounds so the (shared) machine's load hits all alike.
-  interface Variant { label: string; run: () => Promise<void>; kind: 'step' | 'raw' | 'bare' | 'stream'; flops: number; isDefault?: boolean }
+  interface Variant {
+    label: string;
+    run: () => Promise<void>;
+    kind: 'step' | 'raw' | 'bare' | 'stream';
+    flops: number;
+    isDefault?: boolean;
+  }
   const variants: Variant[] = [];
 
   // 1. The training step on prepared data (whole set as the batch), for each grid chunking.
@@ -146,7 +152,9 @@ async function main(): Promise<void> {
   console.log(`interleaved, ${reps} rounds (median, min):`);
   const sec = times.map(median);
   variants.forEach((v, k) => {
-    console.log(`  ${v.label}: ${(sec[k]! * 1000).toFixed(1)} ms (min ${(Math.min(...times[k]!) * 1000).toFixed(1)}), ${(v.flops / sec[k]! / 1e9).toFixed(1)} GFLOP/s`);
+    console.log(
+      `  ${v.label}: ${(sec[k]! * 1000).toFixed(1)} ms (min ${(Math.min(...times[k]!) * 1000).toFixed(1)}), ${(v.flops / sec[k]! / 1e9).toFixed(1)} GFLOP/s`,
+    );
   });
   const pick = (kind: Variant['kind']): number => Math.min(...sec.filter((_, k) => variants[k]!.kind === kind));
   // x is the step exactly as training runs it (the default grid chunking).

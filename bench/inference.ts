@@ -36,7 +36,6 @@ const pooling = (arg('pooling') ?? 'mean') as Pooling;
 const size = 224;
 const grid: [number, number] = [7, 7];
 
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'salf-bench-inference-'));
   try {
@@ -49,7 +48,9 @@ async function main(): Promise<void> {
     const res = await exportSalfCbm(model, onnx);
     const headMacs = G * D * M + L * M;
     console.log(`setting ${setting}: ${arch} (random weights), ${size} px, batch ${batch}, ${pooling} pooling, threads ${threads ?? 'ORT default'}`);
-    console.log(`backbone ${(net.macs / 1e9).toFixed(2)} GMAC/image, feature map ${D}×${net.featureSide}×${net.featureSide}; head M=${M}, L=${L}, grid 7×7: ${(headMacs / 1e9).toFixed(3)} GMAC/image = ${((100 * headMacs) / net.macs).toFixed(1)}% of the backbone`);
+    console.log(
+      `backbone ${(net.macs / 1e9).toFixed(2)} GMAC/image, feature map ${D}×${net.featureSide}×${net.featureSide}; head M=${M}, L=${L}, grid 7×7: ${(headMacs / 1e9).toFixed(3)} GMAC/image = ${((100 * headMacs) / net.macs).toFixed(1)}% of the backbone`,
+    );
     console.log(`export ${(res.bytes / 2 ** 20).toFixed(0)} MiB written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     t0 = performance.now();
@@ -73,7 +74,9 @@ async function main(): Promise<void> {
       }
     }
     const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
-    variants.forEach((v, k) => console.log(`  ${v.label}: median ${median(times[k]!).toFixed(1)} ms, min ${Math.min(...times[k]!).toFixed(1)} ms over ${reps} rounds`));
+    variants.forEach((v, k) =>
+      console.log(`  ${v.label}: median ${median(times[k]!).toFixed(1)} ms, min ${Math.min(...times[k]!).toFixed(1)} ms over ${reps} rounds`),
+    );
     const overhead = median(times[1]!) / median(times[0]!) - 1;
     const overheadMin = Math.min(...times[1]!) / Math.min(...times[0]!) - 1;
     console.log(`overhead from minima: ${overheadMin.toFixed(4)}; FLOP share of the head: ${(headMacs / net.macs).toFixed(4)}`);

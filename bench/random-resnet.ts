@@ -44,7 +44,9 @@ export function writeRandomResNet(path: string, arch: ResNetArch, size = 224, cl
     side = Math.floor((side + 2 * pad - k) / stride) + 1;
     macs += cout * fan * side * side;
     return b.op('Conv', [x, b.constF32(w, [cout, cin, k, k]), b.constF32(bias, [cout])], {
-      kernel_shape: attr.ints([k, k]), strides: attr.ints([stride, stride]), pads: attr.ints([pad, pad, pad, pad]),
+      kernel_shape: attr.ints([k, k]),
+      strides: attr.ints([stride, stride]),
+      pads: attr.ints([pad, pad, pad, pad]),
     });
   };
   const relu = (x: string, name?: string): string => b.op('Relu', [x], {}, name);
@@ -87,7 +89,11 @@ export function writeRandomResNet(path: string, arch: ResNetArch, size = 224, cl
   const pooled = b.op('Flatten', [b.op('GlobalAveragePool', [x])], { axis: attr.i(1) });
   const fc = new Float32Array(classes * cin);
   for (let i = 0; i < fc.length; i++) fc[i] = (rand() * 2 - 1) * Math.sqrt(3 / cin);
-  b.output(b.op('Gemm', [pooled, b.constF32(fc, [classes, cin]), b.constF32(new Float32Array(classes), [classes])], { transB: attr.i(1) }, 'logits'), 'float32', ['N', classes]);
+  b.output(
+    b.op('Gemm', [pooled, b.constF32(fc, [classes, cin]), b.constF32(new Float32Array(classes), [classes])], { transB: attr.i(1) }, 'logits'),
+    'float32',
+    ['N', classes],
+  );
   macs += classes * cin;
   writeFileSync(path, b.toBytes());
   return { path, inputName: 'pixels', featureTensor: 'features', featureDim: cin, featureSide: side, macs };

@@ -31,14 +31,33 @@ export function randomSalfCbm(dir: string, o: RandomSalfOptions): { net: ResNetI
   const D = net.featureDim;
   const { M, L } = o;
   const config: SalfCbmConfig = {
-    format: 'salf-cbm', version: 1,
-    backbone: { model: net.path, featureTensor: net.featureTensor, layout: 'nchw', preprocess: { resize: { size, mode: 'center', resize: 256 }, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
-    clip: { source: 'bench', id: 'none' }, grid: [7, 7], prompting: { radius: 32, placement: 'inside' }, pooling: o.pooling ?? 'mean',
-    finalLayer: { mode: 'dense', nec: M, nonZeros: L * M }, featureDim: D,
+    format: 'salf-cbm',
+    version: 1,
+    backbone: {
+      model: net.path,
+      featureTensor: net.featureTensor,
+      layout: 'nchw',
+      preprocess: { resize: { size, mode: 'center', resize: 256 }, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    },
+    clip: { source: 'bench', id: 'none' },
+    grid: [7, 7],
+    prompting: { radius: 32, placement: 'inside' },
+    pooling: o.pooling ?? 'mean',
+    finalLayer: { mode: 'dense', nec: M, nonZeros: L * M },
+    featureDim: D,
   };
-  const model = new SalfCbm(config, Array.from({ length: M }, (_, i) => `concept ${i}`), Array.from({ length: L }, (_, i) => `class ${i}`), {
-    conceptWeight: fill(M * D, 3, Math.sqrt(3 / D)), mean: fill(M, 5, 0.1), std: fill(M, 7, 0.1).map((v) => 1 + v),
-    finalWeight: fill(L * M, 11, 0.05), finalBias: fill(L, 13, 0.1),
-  }, o.engine);
+  const model = new SalfCbm(
+    config,
+    Array.from({ length: M }, (_, i) => `concept ${i}`),
+    Array.from({ length: L }, (_, i) => `class ${i}`),
+    {
+      conceptWeight: fill(M * D, 3, Math.sqrt(3 / D)),
+      mean: fill(M, 5, 0.1),
+      std: fill(M, 7, 0.1).map((v) => 1 + v),
+      finalWeight: fill(L * M, 11, 0.05),
+      finalBias: fill(L, 13, 0.1),
+    },
+    o.engine,
+  );
   return { net, model };
 }

@@ -160,7 +160,13 @@ async function child(c: Config): Promise<ChildResult> {
     const c0 = process.cpuUsage();
     const r = await run();
     const cpu = process.cpuUsage(c0);
-    const s: StageResult = { stage, rows, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, rssMiB: process.memoryUsage().rss / 2 ** 20 };
+    const s: StageResult = {
+      stage,
+      rows,
+      seconds: (performance.now() - t0) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      rssMiB: process.memoryUsage().rss / 2 ** 20,
+    };
     stages.push(s);
     console.log(stageLine(n, s));
     return r;
@@ -174,7 +180,11 @@ async function child(c: Config): Promise<ChildResult> {
     trainConceptLayer({
       train: storeSource({ store: features, field: 'F', rows: trainRows }, { store: prompted, field: 'I', rows: trainRows }),
       val: storeSource({ store: features, field: 'F', rows: valRows }, { store: prompted, field: 'I', rows: valRows }),
-      T, M, G, D, E,
+      T,
+      M,
+      G,
+      D,
+      E,
       maxSteps: c.cblSteps,
       valEvery: 1000,
       stepSamples: 50000,
@@ -206,7 +216,10 @@ async function child(c: Config): Promise<ChildResult> {
 }
 
 function toFloat32Normalised(rng: Rng, rows: number, len: number): Float32Array {
-  return normaliseRows(Float32Array.from({ length: rows * len }, () => rng.normal()), len);
+  return normaliseRows(
+    Float32Array.from({ length: rows * len }, () => rng.normal()),
+    len,
+  );
 }
 
 function runChild(c: Config): Promise<ChildResult> {
@@ -239,7 +252,10 @@ async function main(): Promise<void> {
   const need = storeBytes(nLarge, D) + 2 ** 30;
   const st = statfsSync(root);
   const free = st.bavail * st.bsize;
-  if (free < need) throw new Error(`${root}: ${formatBytes(free)} free, the stores of ${nLarge} images need ${formatBytes(need)} (give --dir elsewhere or a smaller --n-large)`);
+  if (free < need)
+    throw new Error(
+      `${root}: ${formatBytes(free)} free, the stores of ${nLarge} images need ${formatBytes(need)} (give --dir elsewhere or a smaller --n-large)`,
+    );
   const run = mkdtempSync(join(root, 'run-'));
   const cleanup = (): void => {
     if (!keep) rmSync(run, { recursive: true, force: true });
@@ -249,8 +265,12 @@ async function main(): Promise<void> {
 
   const featureElements = nLarge * G * D;
   const featuresGiB = (featureElements * 2) / 2 ** 30;
-  console.log(`bench/scale: G ${G}, D ${D}, M ${M}, L ${L}, E ${E}; memory budget ${formatBytes(budget)}; ${cblSteps} concept-layer step(s), ${glmEpochs} GLM-SAGA epoch(s); stores under ${run}`);
-  console.log(`large features: ${featureElements.toLocaleString('en')} elements (${featureElements > 2 ** 32 ? '>' : '≤'} 2^32), ${featuresGiB.toFixed(2)} GiB float16`);
+  console.log(
+    `bench/scale: G ${G}, D ${D}, M ${M}, L ${L}, E ${E}; memory budget ${formatBytes(budget)}; ${cblSteps} concept-layer step(s), ${glmEpochs} GLM-SAGA epoch(s); stores under ${run}`,
+  );
+  console.log(
+    `large features: ${featureElements.toLocaleString('en')} elements (${featureElements > 2 ** 32 ? '>' : '≤'} 2^32), ${featuresGiB.toFixed(2)} GiB float16`,
+  );
   const results: ChildResult[] = [];
   try {
     for (const n of [nSmall, nLarge]) {
@@ -270,7 +290,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < small.stages.length; i++) {
     const a = small.stages[i]!;
     const b = large.stages[i]!;
-    console.log(`stage ${a.stage}: per-image time large/small ${((b.seconds / b.rows) / (a.seconds / a.rows)).toFixed(3)} (cpu time ${((b.cpuSeconds / b.rows) / (a.cpuSeconds / a.rows)).toFixed(3)})`);
+    console.log(
+      `stage ${a.stage}: per-image time large/small ${(b.seconds / b.rows / (a.seconds / a.rows)).toFixed(3)} (cpu time ${(b.cpuSeconds / b.rows / (a.cpuSeconds / a.rows)).toFixed(3)})`,
+    );
   }
   // Wall time is what the target is on; CPU time is shown too because other processes on the
   // machine slow the wall clock of one size and not the other.

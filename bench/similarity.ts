@@ -81,7 +81,13 @@ async function makeEncoder(root: string): Promise<ClipModel> {
 
 /** Writes `n` JPEGs of assorted sizes (decoded and resized by the stage, as real data is). */
 async function writeImages(dir: string, n: number): Promise<string[]> {
-  const sizes = [[320, 240], [500, 375], [256, 256], [640, 480], [300, 400]] as const;
+  const sizes = [
+    [320, 240],
+    [500, 375],
+    [256, 256],
+    [640, 480],
+    [300, 400],
+  ] as const;
   const paths: string[] = [];
   for (let i = 0; i < n; i++) {
     const [w, h] = sizes[i % sizes.length]!;
@@ -195,12 +201,20 @@ async function main(): Promise<void> {
 
     await encoder.dispose();
     const prompts = numImages * G;
-    console.log(`encoder: ClipModel, ${kind === 'vit-lite' ? 'ViT-lite vision tower' : 'tiny CLIP'} at ${S}px, E=${encoder.embedDim}${threads ? `, ${threads} threads` : ''}`);
+    console.log(
+      `encoder: ClipModel, ${kind === 'vit-lite' ? 'ViT-lite vision tower' : 'tiny CLIP'} at ${S}px, E=${encoder.embedDim}${threads ? `, ${threads} threads` : ''}`,
+    );
     console.log(`images: ${numImages}, grid ${g}×${g}, ${prompts} prompted images, batches of ${batchSize} (${plan.length} calls), ${reps} reps`);
     console.log(`per-rep overheads: ${runs.map((x) => x.overhead.toFixed(3)).join(' ')}`);
-    console.log(`median rep: bare encoder ${med.bare.toFixed(0)} ms (${(med.bare / prompts).toFixed(2)} ms/prompt), whole stage ${med.total.toFixed(0)} ms (${(med.total / prompts).toFixed(2)} ms/prompt)`);
-    console.log(`  stage = encoder calls ${med.inside.toFixed(0)} ms + the rest ${(med.total - med.inside).toFixed(0)} ms (${(((med.total - med.inside) / prompts) * 1000).toFixed(0)} µs/prompt; rest/encoder calls = ${((med.total - med.inside) / med.inside).toFixed(3)})`);
-    console.log(`  alone: decode+resize ${loadMs.toFixed(0)} ms, prompting+normalising ${promptMs.toFixed(0)} ms (${((promptMs / prompts) * 1000).toFixed(0)} µs/prompt)`);
+    console.log(
+      `median rep: bare encoder ${med.bare.toFixed(0)} ms (${(med.bare / prompts).toFixed(2)} ms/prompt), whole stage ${med.total.toFixed(0)} ms (${(med.total / prompts).toFixed(2)} ms/prompt)`,
+    );
+    console.log(
+      `  stage = encoder calls ${med.inside.toFixed(0)} ms + the rest ${(med.total - med.inside).toFixed(0)} ms (${(((med.total - med.inside) / prompts) * 1000).toFixed(0)} µs/prompt; rest/encoder calls = ${((med.total - med.inside) / med.inside).toFixed(3)})`,
+    );
+    console.log(
+      `  alone: decode+resize ${loadMs.toFixed(0)} ms, prompting+normalising ${promptMs.toFixed(0)} ms (${((promptMs / prompts) * 1000).toFixed(0)} µs/prompt)`,
+    );
     console.log(`device: ${device}, precision ${precision}`);
     console.log(`similarity_stage_prompts_per_s=${((prompts / med.total) * 1000).toFixed(1)}`);
     console.log(`similarity_overhead=${med.overhead.toFixed(4)}`);

@@ -36,12 +36,17 @@ import { BLACK_BOXES, BLACK_BOX_FOLDERS, DEFAULT_BLACK_BOX, DEMO_COUNTS, DEMO_CU
 import { trainSalfCbm } from '../src/training/train-salf-cbm.js';
 
 /** Trains (when missing) and evaluates a SALF-CBM on one black box; returns its summary line. */
-async function evaluateBlackBox(box: BlackBox, ctx: { dir: string; worldDir: string; modelsDir: string; out: string; limit?: number; device: Device; engine: Engine; progress: Progress }): Promise<string> {
+async function evaluateBlackBox(
+  box: BlackBox,
+  ctx: { dir: string; worldDir: string; modelsDir: string; out: string; limit?: number; device: Device; engine: Engine; progress: Progress },
+): Promise<string> {
   const { dir, worldDir, modelsDir, limit, device, engine, progress } = ctx;
   const backboneJson = join(modelsDir, BLACK_BOX_FOLDERS[box], 'backbone.json');
   const clipDir = join(modelsDir, 'clip');
   if (!existsSync(backboneJson) || !existsSync(clipDir)) {
-    throw new Error(`no proving-ground models for the ${box} black box at ${modelsDir} (${BLACK_BOX_FOLDERS[box]}/backbone.json, clip/): train them with \`.venv/bin/python tools/proving_ground/train_models.py --world ${worldDir} --out ${modelsDir}${box === 'broad' ? ' --only broad' : ''}\` (or pass --models, or --black-box)`);
+    throw new Error(
+      `no proving-ground models for the ${box} black box at ${modelsDir} (${BLACK_BOX_FOLDERS[box]}/backbone.json, clip/): train them with \`.venv/bin/python tools/proving_ground/train_models.py --world ${worldDir} --out ${modelsDir}${box === 'broad' ? ' --only broad' : ''}\` (or pass --models, or --black-box)`,
+    );
   }
   const world = readWorld(worldDir);
   const salfDir = join(dir, `salf-${box}`);
@@ -123,7 +128,8 @@ async function main(): Promise<void> {
   const limit = values.limit !== undefined ? Number(values.limit) : undefined;
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got ${values.limit}`);
   const which = values['black-box']!;
-  if (which !== 'both' && !(BLACK_BOXES as readonly string[]).includes(which)) throw new Error(`--black-box must be ${BLACK_BOXES.join(', ')} or both, got ${which}`);
+  if (which !== 'both' && !(BLACK_BOXES as readonly string[]).includes(which))
+    throw new Error(`--black-box must be ${BLACK_BOXES.join(', ')} or both, got ${which}`);
   // The default black box last, so the last line is its summary.
   const boxes = which === 'both' ? [...BLACK_BOXES.filter((b) => b !== DEFAULT_BLACK_BOX), DEFAULT_BLACK_BOX] : [which as BlackBox];
 

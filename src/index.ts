@@ -51,7 +51,12 @@ export { precomputeWorker, trainingStores } from './training/precompute.js';
 export { analyseImages, imageOutputs, type PreparedImage, type ImageOutputs } from './explain/analyse.js';
 export { explainClass, rankClasses, type ClassExplanation, type ConceptContribution, type ClassScore } from './explain/contributions.js';
 export {
-  explainImages, writeExplanationFiles, type ExplainOptions, type ImageExplanation, type ClassExplanationWithMaps, type Heatmap,
+  explainImages,
+  writeExplanationFiles,
+  type ExplainOptions,
+  type ImageExplanation,
+  type ClassExplanationWithMaps,
+  type Heatmap,
 } from './explain/explain-image.js';
 export { explainRegion, type RegionExplanation, type RegionConceptScore } from './explain/explain-region.js';
 export { parseRegion, rasteriseRegion, loadMaskFile, type Region, type RegionFrame, type RasterRegion } from './explain/regions.js';

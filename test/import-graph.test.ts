@@ -116,13 +116,24 @@ test('the cycle finder finds a file cycle and a folder cycle in a made-up graph'
   ]);
   assert.deepEqual(cycles(g), [['a/x.ts', 'a/y.ts', 'b/z.ts', 'c/w.ts']]);
   assert.deepEqual(cycles(folderGraph(g)), [['a', 'b', 'c']]);
-  assert.deepEqual(cycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), []);
+  assert.deepEqual(
+    cycles(
+      new Map([
+        ['a.ts', ['b.ts']],
+        ['b.ts', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('src/ has no import cycles between files', () => {
   const graph = importGraph();
   assert.ok(graph.size > 100, `only ${graph.size} source files found under ${srcDir}`);
-  assert.deepEqual(cycles(graph).map((c) => c.join(' ↔ ')), []);
+  assert.deepEqual(
+    cycles(graph).map((c) => c.join(' ↔ ')),
+    [],
+  );
 });
 
 test('src/ has no import cycles between its folders', () => {

@@ -24,10 +24,21 @@ export function addBackboneOptions(cmd: Command): Command {
     cmd.setOptionValueWithSource('backbone', await resolveBackboneModel(source), cmd.getOptionValueSource('backbone'));
   });
   return cmd
-    .option('--backbone <model>', 'the frozen ONNX image model: an .onnx file, a folder holding onnx/model.onnx, or a Hugging Face hub id (cached by transformers.js)')
+    .option(
+      '--backbone <model>',
+      'the frozen ONNX image model: an .onnx file, a folder holding onnx/model.onnx, or a Hugging Face hub id (cached by transformers.js)',
+    )
     .option('--feature-tensor <name>', 'internal tensor used as the feature map (default: found automatically, see `salf-cbm tensors <model.onnx>`)')
-    .option('--layout <layout>', 'feature tensor layout: nchw (CNN maps) or tokens (ViT N×T×D) (default: the found tensor\'s, else nchw)', oneOf('nchw', 'tokens'))
-    .option('--cls <mode>', 'ViT CLS token: drop, concat (broadcast and concatenate) or none (default: the found tensor\'s, else drop)', oneOf('drop', 'concat', 'none'))
+    .option(
+      '--layout <layout>',
+      "feature tensor layout: nchw (CNN maps) or tokens (ViT N×T×D) (default: the found tensor's, else nchw)",
+      oneOf('nchw', 'tokens'),
+    )
+    .option(
+      '--cls <mode>',
+      "ViT CLS token: drop, concat (broadcast and concatenate) or none (default: the found tensor's, else drop)",
+      oneOf('drop', 'concat', 'none'),
+    )
     .option('--logits-tensor <name>', "the backbone's own classifier output, if any")
     .option('--input-size <px>', 'square input size of the backbone', positiveInt, 224)
     .option('--resize <px>', 'shorter side before the centre crop (default: input size × 256/224)', positiveInt)

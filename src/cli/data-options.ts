@@ -16,12 +16,20 @@ import { TRAINING_DEFAULTS } from '../training/defaults.js';
 /** Adds the data, model and store options to a command. */
 export function addDataOptions(cmd: Command): Command {
   cmd
-    .requiredOption('--data <[kind:]path>', 'the data: cub, cifar10, cifar100, imagenet, places365 or folder (e.g. cub:/data/CUB_200_2011), or a path whose layout is detected; official layouts train on their official train split')
+    .requiredOption(
+      '--data <[kind:]path>',
+      'the data: cub, cifar10, cifar100, imagenet, places365 or folder (e.g. cub:/data/CUB_200_2011), or a path whose layout is detected; official layouts train on their official train split',
+    )
     .requiredOption('--clip <folder|hub-id>', 'CLIP model: a local folder in the Hugging Face layout, or a hub id (online only)');
   addBackboneOptions(cmd);
   return cmd
     .option('--split-file <file>', 'split file, folder kind only (lines "class/image.jpg<TAB>train|val|test", or JSON {train,val,test})')
-    .option('--val-fraction <f>', 'validation hold-out per class (of the official train split for official layouts) when there is no split file', fraction, TRAINING_DEFAULTS.valFraction)
+    .option(
+      '--val-fraction <f>',
+      'validation hold-out per class (of the official train split for official layouts) when there is no split file',
+      fraction,
+      TRAINING_DEFAULTS.valFraction,
+    )
     .option('--grid <HxW>', 'prompting grid', grid, TRAINING_DEFAULTS.grid)
     .option('--radius <px>', 'red circle radius at CLIP input size (default 32 at 224 px, scaled)', positiveInt)
     .option('--placement <mode>', 'circle centres: inside (r … S−1−r) or stride (the paper text)', oneOf('inside', 'stride'), TRAINING_DEFAULTS.placement)

@@ -24,7 +24,7 @@ const program = new Command('salf-cbm')
   .showHelpAfterError()
   .option(
     '--max-pixels <n>',
-    'largest image decoded, in pixels, which is also how many pixels are decoded at once (bounds memory: about 3 bytes a pixel and libvips\' working set)',
+    "largest image decoded, in pixels, which is also how many pixels are decoded at once (bounds memory: about 3 bytes a pixel and libvips' working set)",
     positiveInt,
     DEFAULT_MAX_PIXELS,
   )

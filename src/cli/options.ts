@@ -101,7 +101,8 @@ export function grid(value: string): [number, number] {
 /** Three comma-separated numbers (a per-channel mean or std). */
 export function triple(value: string): [number, number, number] {
   const parts = value.split(',').map(readNumber);
-  if (parts.length !== 3 || parts.some((v) => v === undefined)) throw new InvalidArgumentError('expected three comma-separated numbers, e.g. 0.485,0.456,0.406');
+  if (parts.length !== 3 || parts.some((v) => v === undefined))
+    throw new InvalidArgumentError('expected three comma-separated numbers, e.g. 0.485,0.456,0.406');
   return parts as [number, number, number];
 }
 

@@ -22,14 +22,18 @@ export function applyPresetValues(cmd: Command, values: Record<string, unknown>)
 
 /** Adds `--preset` to `cmd` for `target`'s options. */
 export function addPresetOption(cmd: Command, target: PresetTarget): Command {
-  cmd.option('--preset <name>', `a Table 1 setup of the paper (${presetNames().join(', ')}); every value it sets can be overridden by its own flag`, (name: string) => {
-    try {
-      getPreset(name);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-    return name;
-  });
+  cmd.option(
+    '--preset <name>',
+    `a Table 1 setup of the paper (${presetNames().join(', ')}); every value it sets can be overridden by its own flag`,
+    (name: string) => {
+      try {
+        getPreset(name);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+      return name;
+    },
+  );
   cmd.on('option:preset', () => applyPresetValues(cmd, presetOptions(cmd.getOptionValue('preset') as string, target)));
   cmd.hook('preAction', () => {
     const name = cmd.getOptionValue('preset') as string | undefined;

@@ -55,7 +55,12 @@ export interface ChatClientOptions {
 
 /** A failed request; `retryable` says whether another attempt could succeed. */
 export class ChatError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly status?: number, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
     this.name = 'ChatError';
   }
@@ -121,7 +126,9 @@ function errorMessage(body: string): string {
 export class ChatClient {
   readonly url: string;
   readonly model: string;
-  private readonly o: Required<Pick<ChatClientOptions, 'maxRetries' | 'initialBackoffMs' | 'maxBackoffMs' | 'maxTotalWaitMs' | 'maxResponseBytes' | 'timeoutMs'>>;
+  private readonly o: Required<
+    Pick<ChatClientOptions, 'maxRetries' | 'initialBackoffMs' | 'maxBackoffMs' | 'maxTotalWaitMs' | 'maxResponseBytes' | 'timeoutMs'>
+  >;
   private readonly apiKey: string;
   private readonly fetchFn: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -174,7 +181,9 @@ export class ChatClient {
         if (e.retryAfterMs !== undefined && e.retryAfterMs > this.o.maxBackoffMs) {
           throw new ChatError(
             `${e.message} (the server asks to wait ${seconds(e.retryAfterMs)} before retrying, over the limit of ${seconds(this.o.maxBackoffMs)} per wait; raise it with --max-wait-ms)`,
-            false, e.status, e.retryAfterMs,
+            false,
+            e.status,
+            e.retryAfterMs,
           );
         }
         const backoff = this.o.initialBackoffMs * 2 ** attempt * (0.5 + Math.random() / 2);
@@ -182,7 +191,8 @@ export class ChatClient {
         if (waited + waitMs > this.o.maxTotalWaitMs) {
           throw new ChatError(
             `${e.message} (gave up after ${attempt + 1} attempts: waiting ${seconds(waitMs)} more would pass the limit of ${seconds(this.o.maxTotalWaitMs)} of waits per request; raise it with --max-total-wait-ms)`,
-            false, e.status,
+            false,
+            e.status,
           );
         }
         waited += waitMs;
@@ -221,7 +231,11 @@ export class ChatClient {
   private async boundedText(res: Response): Promise<string> {
     const limit = this.o.maxResponseBytes;
     const tooLong = (what: string): ChatError =>
-      new ChatError(`${this.url}: the answer ${what} is over the limit of ${limit} bytes; raise it with --max-response-mb if it is expected`, false, res.status);
+      new ChatError(
+        `${this.url}: the answer ${what} is over the limit of ${limit} bytes; raise it with --max-response-mb if it is expected`,
+        false,
+        res.status,
+      );
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > limit) {
       await res.body?.cancel().catch(() => undefined);

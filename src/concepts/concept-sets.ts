@@ -64,7 +64,9 @@ function infoOf(name: string, sets: Readonly<Record<string, ConceptSetInfo>>): C
   const info = sets[name];
   if (info) return info;
   const near = closestNames(Object.keys(sets), name);
-  throw new Error(`no published concept set ${JSON.stringify(name)}; known: ${Object.keys(sets).join(', ')}${near.length ? ` (did you mean ${near[0]}?)` : ''}`);
+  throw new Error(
+    `no published concept set ${JSON.stringify(name)}; known: ${Object.keys(sets).join(', ')}${near.length ? ` (did you mean ${near[0]}?)` : ''}`,
+  );
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

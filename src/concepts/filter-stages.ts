@@ -29,7 +29,17 @@ export function dropTooLong(concepts: readonly string[], maxLength: number = FIL
     if (n <= maxLength) kept.push(c);
     else dropped.push({ concept: c, value: n });
   }
-  return { kept, stage: { stage: 'length', rule: `dropped when longer than ${maxLength} characters`, threshold: maxLength, measure: 'characters', input: concepts.length, dropped } };
+  return {
+    kept,
+    stage: {
+      stage: 'length',
+      rule: `dropped when longer than ${maxLength} characters`,
+      threshold: maxLength,
+      measure: 'characters',
+      input: concepts.length,
+      dropped,
+    },
+  };
 }
 
 /** The concepts that spell a class name, bare or after `a `, `an ` or `the ` (case-insensitive): index → class. */
@@ -77,7 +87,17 @@ export async function dropSimilarToClasses(
       else kept.push(c);
     });
   }
-  return { kept, stage: { stage: 'class-similarity', rule: `dropped when it spells a class name or its similarity to a class name is ≥ ${cutoff}`, threshold: cutoff, measure, input: concepts.length, dropped } };
+  return {
+    kept,
+    stage: {
+      stage: 'class-similarity',
+      rule: `dropped when it spells a class name or its similarity to a class name is ≥ ${cutoff}`,
+      threshold: cutoff,
+      measure,
+      input: concepts.length,
+      dropped,
+    },
+  };
 }
 
 /**
@@ -116,12 +136,25 @@ export async function dropNearDuplicates(
   const kept = concepts.filter((_, i) => !deleted[i]);
   return {
     kept,
-    stage: { stage: 'near-duplicate', rule: `of two concepts with similarity ≥ ${cutoff}, dropped the one with the smaller summed similarity to all concepts`, threshold: cutoff, measure, input: M, dropped },
+    stage: {
+      stage: 'near-duplicate',
+      rule: `of two concepts with similarity ≥ ${cutoff}, dropped the one with the smaller summed similarity to all concepts`,
+      threshold: cutoff,
+      measure,
+      input: M,
+      dropped,
+    },
   };
 }
 
 /** Filter 4: drops concepts whose mean top-k image similarity `top` is not above `cutoff`. */
-export function dropAbsent(concepts: readonly string[], top: Float32Array, cutoff: number = FILTER_DEFAULTS.clipCutoff, k: number = FILTER_DEFAULTS.topK, nImages?: number): StageResult {
+export function dropAbsent(
+  concepts: readonly string[],
+  top: Float32Array,
+  cutoff: number = FILTER_DEFAULTS.clipCutoff,
+  k: number = FILTER_DEFAULTS.topK,
+  nImages?: number,
+): StageResult {
   if (top.length !== concepts.length) throw new Error(`absent-from-data: ${top.length} values for ${concepts.length} concepts`);
   const kept: string[] = [];
   const dropped: DroppedConcept[] = [];
@@ -133,6 +166,13 @@ export function dropAbsent(concepts: readonly string[], top: Float32Array, cutof
   const over = nImages !== undefined ? ` over ${nImages} training images` : '';
   return {
     kept,
-    stage: { stage: 'absent-from-data', rule: `dropped when the mean of its top-${k} CLIP image similarities is not above ${cutoff}`, threshold: cutoff, measure: `mean top-${k} CLIP image–text similarity${over}`, input: concepts.length, dropped },
+    stage: {
+      stage: 'absent-from-data',
+      rule: `dropped when the mean of its top-${k} CLIP image similarities is not above ${cutoff}`,
+      threshold: cutoff,
+      measure: `mean top-${k} CLIP image–text similarity${over}`,
+      input: concepts.length,
+      dropped,
+    },
   };
 }

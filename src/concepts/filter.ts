@@ -75,10 +75,16 @@ export async function filterConcepts(options: FilterOptions): Promise<FilterResu
   progress.log(`length: ${s1.stage.dropped.length} dropped`);
 
   const classEmb = await similarityEmbeddings(text, classes);
-  const s2 = await dropSimilarToClasses(s1.kept, classes, async (rest) => {
-    const emb = await similarityEmbeddings(text, rest);
-    return maxSimilarity(emb.data, rest.length, classEmb.data, classes.length, emb.dim, engine);
-  }, o.classSimilarity, measure);
+  const s2 = await dropSimilarToClasses(
+    s1.kept,
+    classes,
+    async (rest) => {
+      const emb = await similarityEmbeddings(text, rest);
+      return maxSimilarity(emb.data, rest.length, classEmb.data, classes.length, emb.dim, engine);
+    },
+    o.classSimilarity,
+    measure,
+  );
   progress.log(`class similarity: ${s2.stage.dropped.length} dropped`);
 
   let s3: StageResult;
@@ -102,13 +108,18 @@ export async function filterConcepts(options: FilterOptions): Promise<FilterResu
     topK: o.topK,
   };
   if (!options.images) {
-    s4 = { kept: s3.kept, stage: { ...dropAbsent([], new Float32Array(0), o.clipCutoff, o.topK).stage, input: s3.kept.length, skipped: 'no training images given' } };
+    s4 = {
+      kept: s3.kept,
+      stage: { ...dropAbsent([], new Float32Array(0), o.clipCutoff, o.topK).stage, input: s3.kept.length, skipped: 'no training images given' },
+    };
   } else if (s3.kept.length === 0) {
     s4 = { kept: [], stage: { ...dropAbsent([], new Float32Array(0), o.clipCutoff, o.topK).stage, skipped: 'no concept left' } };
   } else {
     const { encoder, paths } = options.images;
     if (encoder.embedDim !== text.clip.embedDim) {
-      throw new Error(`concept filter: the image encoder's embeddings (${encoder.embedDim}) and CLIP text embeddings (${text.clip.embedDim}) differ in width; use one CLIP for both`);
+      throw new Error(
+        `concept filter: the image encoder's embeddings (${encoder.embedDim}) and CLIP text embeddings (${text.clip.embedDim}) differ in width; use one CLIP for both`,
+      );
     }
     const T = await text.clip.encodeTexts(s3.kept);
     const top = await topImageSimilarities(encoder, paths, T, s3.kept.length, { batchSize: o.batchSize, skipBad: o.skipBad, k: o.topK, engine, progress });

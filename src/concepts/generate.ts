@@ -33,8 +33,7 @@ export const LF_CBM_PROMPTS: Readonly<Record<string, string>> = {
 };
 
 /** The system message that keeps chat models to the list format of the few-shot examples. */
-export const LIST_SYSTEM_PROMPT =
-  'Answer with a short list in the format of the examples: one item per line, each line starting with "-", and nothing else.';
+export const LIST_SYSTEM_PROMPT = 'Answer with a short list in the format of the examples: one item per line, each line starting with "-", and nothing else.';
 
 /**
  * Reads class names: one per line; blank lines and lines starting with `#` are ignored. An empty
@@ -86,7 +85,10 @@ const LIST_MARKER = /^(?:[-*•–—+]|\d{1,3}[.)]|\(\d{1,3}\)|[a-z][.)](?=\s))
  */
 export function parseConceptAnswer(answer: string, options: ParseOptions = {}): string[] {
   const lowercase = options.lowercase ?? true;
-  const lines = answer.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = answer
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const items = lines.filter((l) => LIST_MARKER.test(l));
   let raw: string[];
   if (items.length > 0) raw = items.map((l) => l.replace(LIST_MARKER, ''));
@@ -98,7 +100,11 @@ export function parseConceptAnswer(answer: string, options: ParseOptions = {}): 
     let c = r.replace(/\*\*|__|`/g, '').trim();
     const colon = c.indexOf(': ');
     if (colon > 0) c = c.slice(0, colon);
-    c = c.replace(/^["'“‘]+|["'”’]+$/g, '').replace(/[.,;:!?]+$/, '').replace(/\s+/g, ' ').trim();
+    c = c
+      .replace(/^["'“‘]+|["'”’]+$/g, '')
+      .replace(/[.,;:!?]+$/, '')
+      .replace(/\s+/g, ' ')
+      .trim();
     c = c.replace(/^["'“‘]+|["'”’]+$/g, '').trim();
     if (lowercase) c = c.toLowerCase();
     if (c === '' || seen.has(c)) continue;
@@ -258,7 +264,10 @@ export async function generateConcepts(options: GenerateOptions): Promise<RawCon
   const united = classes.map(() => new Map<string, Set<string>>());
   tasks.forEach((t, i) => {
     const found = parseConceptAnswer(answers[i]!, options.parse);
-    if (found.length === 0) warnings.push(`class "${classes[t.cls]}", prompt "${t.prompt}", sample ${t.sample + 1}: the answer held no list item: ${JSON.stringify(answers[i]!.slice(0, 120))}`);
+    if (found.length === 0)
+      warnings.push(
+        `class "${classes[t.cls]}", prompt "${t.prompt}", sample ${t.sample + 1}: the answer held no list item: ${JSON.stringify(answers[i]!.slice(0, 120))}`,
+      );
     const m = united[t.cls]!;
     let set = m.get(t.prompt);
     if (!set) m.set(t.prompt, (set = new Set()));

@@ -51,7 +51,10 @@ export class TopKSimilarity {
   async add(I: Float32Array, n: number): Promise<void> {
     if (n === 0) return;
     checkShape(I.subarray(0, n * this.E), n, this.E, 'I');
-    const res = await this.session.run({ prev: f32(this.top, [this.k, this.M]), I: f32(I.subarray(0, n * this.E), [n, this.E]), T: f32(this.T, [this.M, this.E]) }, ['top']);
+    const res = await this.session.run(
+      { prev: f32(this.top, [this.k, this.M]), I: f32(I.subarray(0, n * this.E), [n, this.E]), T: f32(this.T, [this.M, this.E]) },
+      ['top'],
+    );
     this.top = Float32Array.from(dataF32(res.top as ort.Tensor, 'top-k'));
     this.seen += n;
   }
@@ -110,7 +113,11 @@ export async function topImageSimilarities(
   progress.start('CLIP image embeddings', paths.length);
   let done = 0;
   const pre = clipPreprocess(encoder);
-  for await (const batch of iterateBatches(paths.map((path) => ({ path })), pre.resize, { batchSize, skipBad: options.skipBad, interpolation: pre.interpolation })) {
+  for await (const batch of iterateBatches(
+    paths.map((path) => ({ path })),
+    pre.resize,
+    { batchSize, skipBad: options.skipBad, interpolation: pre.interpolation },
+  )) {
     batch.images.forEach((img, i) => normaliseInput(img, pre, pixels, i * per));
     const n = batch.images.length;
     if (n > 0) await topk.add(await encoder.encodeImages(pixels.subarray(0, n * per), n), n);

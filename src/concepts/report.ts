@@ -95,7 +95,11 @@ export function interpretabilityStage(report: CutoffDecisions, concepts: readonl
 /** A whole report for the interpretability cutoff alone (e.g. for a model's metrics). */
 export function conceptReportFromCutoff(report: CutoffDecisions, concepts: readonly string[]): ConceptReport {
   const stage = interpretabilityStage(report, concepts);
-  return conceptReport(concepts.length, report.kept.map((m) => concepts[m]!), [stage]);
+  return conceptReport(
+    concepts.length,
+    report.kept.map((m) => concepts[m]!),
+    [stage],
+  );
 }
 
 /**

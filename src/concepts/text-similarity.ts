@@ -54,7 +54,14 @@ export async function similarityEmbeddings(model: TextSimilarityModel, texts: re
  * For each of the `m` rows of A (m×E): the largest dot product with the rows of B (n×E) and the
  * first row of B reaching it.
  */
-export async function maxSimilarity(A: Float32Array, m: number, B: Float32Array, n: number, E: number, engine: Engine = getDefaultEngine()): Promise<{ max: Float32Array; arg: Int32Array }> {
+export async function maxSimilarity(
+  A: Float32Array,
+  m: number,
+  B: Float32Array,
+  n: number,
+  E: number,
+  engine: Engine = getDefaultEngine(),
+): Promise<{ max: Float32Array; arg: Int32Array }> {
   checkShape(A, m, E, 'A');
   checkShape(B, n, E, 'B');
   const session = await engine.cached(`concepts.max-sim:E=${E}`, () => {
@@ -128,7 +135,9 @@ export class SimilarityRows {
     const start = Math.floor(i / this.rowsPerBlock) * this.rowsPerBlock;
     if (this.cache?.start !== start) {
       const r = Math.min(this.rowsPerBlock, this.M - start);
-      const res = await this.session.run({ A: f32(this.X.subarray(start * this.E, (start + r) * this.E), [r, this.E]), X: f32(this.X, [this.M, this.E]) }, ['S']);
+      const res = await this.session.run({ A: f32(this.X.subarray(start * this.E, (start + r) * this.E), [r, this.E]), X: f32(this.X, [this.M, this.E]) }, [
+        'S',
+      ]);
       this.cache = { start, data: dataF32(res.S as ort.Tensor, 'similarities') };
     }
     const o = (i - start) * this.M;

@@ -47,7 +47,9 @@ export function parseDataSpec(value: string): DataSpec {
   if (!m) return { path: value };
   const kind = m[1]!.toLowerCase();
   if (!DATASET_KINDS.includes(kind as DatasetKind)) {
-    throw new Error(`--data ${value}: unknown dataset kind "${m[1]}" (did you mean ${closestNames(DATASET_KINDS, kind).join(', ')}? kinds: ${DATASET_KINDS.join(', ')})`);
+    throw new Error(
+      `--data ${value}: unknown dataset kind "${m[1]}" (did you mean ${closestNames(DATASET_KINDS, kind).join(', ')}? kinds: ${DATASET_KINDS.join(', ')})`,
+    );
   }
   if (m[2] === '') throw new Error(`--data ${value}: no path after "${m[1]}:"`);
   return { kind: kind as DatasetKind, path: m[2]! };
@@ -62,7 +64,8 @@ export function detectLayout(path: string): DatasetKind {
   if (isFolder(join(root, 'cifar-10-batches-py')) || has('batches.meta') || has('data_batch_1')) return 'cifar10';
   if (isFolder(join(root, 'cifar-100-python')) || (has('meta') && has('train') && has('test'))) return 'cifar100';
   if (PLACES365_FILES.some(has)) return 'places365';
-  if (has('LOC_synset_mapping.txt') || has('LOC_val_solution.csv') || isFolder(join(root, 'ILSVRC', 'Data', 'CLS-LOC')) || looksLikeImagenet(root)) return 'imagenet';
+  if (has('LOC_synset_mapping.txt') || has('LOC_val_solution.csv') || isFolder(join(root, 'ILSVRC', 'Data', 'CLS-LOC')) || looksLikeImagenet(root))
+    return 'imagenet';
   const entries = readdirSync(root, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
   if (entries.some((e) => isFolder(join(root, e.name)))) return 'folder';
   throw new Error(`${root}: matches no dataset layout; looked for:\n  ${DATASET_KINDS.map((k) => SIGNS[k]).join('\n  ')}`);
@@ -81,16 +84,22 @@ export function openDataset(data: string | DataSpec, options: OpenDatasetOptions
   const spec = typeof data === 'string' ? parseDataSpec(data) : data;
   const kind = spec.kind ?? detectLayout(spec.path);
   if (kind === 'folder') return { kind, ...scanImageFolder(spec.path, options) };
-  if (options.splitFile !== undefined) throw new Error(`${options.splitFile}: a split file applies to the folder kind only; the ${kind} layout has its official split`);
+  if (options.splitFile !== undefined)
+    throw new Error(`${options.splitFile}: a split file applies to the folder kind only; the ${kind} layout has its official split`);
   return officialFolder(kind, readOfficial(kind, spec.path), options.holdout?.val ?? 0, options.holdout?.seed ?? 0);
 }
 
 function readOfficial(kind: Exclude<DatasetKind, 'folder'>, path: string): OfficialDataset {
   switch (kind) {
-    case 'cub': return readCub(path);
-    case 'cifar10': case 'cifar100': return readCifar(path, kind);
-    case 'imagenet': return readImagenet(path);
-    case 'places365': return readPlaces365(path);
+    case 'cub':
+      return readCub(path);
+    case 'cifar10':
+    case 'cifar100':
+      return readCifar(path, kind);
+    case 'imagenet':
+      return readImagenet(path);
+    case 'places365':
+      return readPlaces365(path);
   }
 }
 

@@ -69,9 +69,7 @@ export interface ScanOptions {
 }
 
 /** Extensions of the formats sharp decodes here (BMP is not among them). */
-export const IMAGE_EXTENSIONS: readonly string[] = [
-  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif',
-];
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 
 /**
  * Scans `root/<class>/**` for images. Fails at once, naming the folder, when the root is missing
@@ -111,9 +109,7 @@ export function scanImageFolder(root: string, options: ScanOptions = {}): ImageF
     walk(classDir, name, exts, found, others, { classDir, classReal: realpathOf(classDir), visited: new Set() });
     if (found.length === 0) {
       const seen = others.size > 0 ? `; other files found: ${[...others].slice(0, 5).join(', ')}` : '';
-      throw new Error(
-        `${join(absRoot, name)}: class folder "${name}" holds no images (extensions ${[...exts].join(', ')}${seen})`,
-      );
+      throw new Error(`${join(absRoot, name)}: class folder "${name}" holds no images (extensions ${[...exts].join(', ')}${seen})`);
     }
     found.sort(compareStrings);
     for (const rel of found) {
@@ -199,10 +195,7 @@ export function readSplitFile(file: string): Map<string, SplitName> {
  * seeded by (seed, label); `round(n·test)` go to test, then `round(n·val)` (at most what is left)
  * to val, the rest to train. Each split keeps the input order.
  */
-export function splitSamples<S extends { label: number }>(
-  samples: readonly S[],
-  fractions: SplitFractions,
-): Record<SplitName, S[]> {
+export function splitSamples<S extends { label: number }>(samples: readonly S[], fractions: SplitFractions): Record<SplitName, S[]> {
   const val = fractions.val;
   const test = fractions.test ?? 0;
   const seed = fractions.seed ?? 0;
@@ -418,9 +411,7 @@ function applySplitFile(file: string, relPaths: readonly string[], samples: read
   relPaths.forEach((p, i) => index.set(p, i));
   const missing = [...listed.keys()].filter((p) => !index.has(p));
   if (missing.length > 0) {
-    throw new Error(
-      `${file}: ${missing.length} listed path(s) are not images of the folder, e.g. ${missing.slice(0, 3).join(', ')}`,
-    );
+    throw new Error(`${file}: ${missing.length} listed path(s) are not images of the folder, e.g. ${missing.slice(0, 3).join(', ')}`);
   }
   const out: Record<SplitName, Sample[]> = { train: [], val: [], test: [] };
   relPaths.forEach((p, i) => {
@@ -454,4 +445,3 @@ function mixSeed(seed: number, label: number): number {
   h ^= h >>> 15;
   return h >>> 0;
 }
-

@@ -29,9 +29,7 @@ import { PixelBudget } from './pixel-budget.js';
 import { checkSpec, resizeToSpec, type Interpolation } from './resize.js';
 import type { ResizeSpec, RgbImage } from './rgb-image.js';
 
-export {
-  centerGeometry, resizeRgb, resizeToSpec, toChwNormalised, type CropWindow, type Interpolation,
-} from './resize.js';
+export { centerGeometry, resizeRgb, resizeToSpec, toChwNormalised, type CropWindow, type Interpolation } from './resize.js';
 
 /** Default largest image decoded, in pixels (100 megapixels: 10000×10000). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -86,11 +84,7 @@ export async function decodeRgb(path: string, options: DecodeOptions = {}): Prom
 }
 
 /** Decodes encoded image bytes (any format sharp reads) to 8-bit RGB; `name` appears in errors. */
-export async function decodeRgbBuffer(
-  bytes: Uint8Array,
-  name = 'image',
-  options: DecodeOptions = {},
-): Promise<RgbImage> {
+export async function decodeRgbBuffer(bytes: Uint8Array, name = 'image', options: DecodeOptions = {}): Promise<RgbImage> {
   const limit = maxPixels;
   let pixels: number;
   try {
@@ -98,7 +92,9 @@ export async function decodeRgbBuffer(
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     pixels = (meta.width ?? 0) * (meta.height ?? 0);
     if (pixels > limit) {
-      throw new DecodeLimitError(`${name}: image of ${meta.width}×${meta.height} = ${pixels} pixels is over the decoding limit of ${limit} pixels; raise it with --max-pixels (setMaxDecodePixels)`);
+      throw new DecodeLimitError(
+        `${name}: image of ${meta.width}×${meta.height} = ${pixels} pixels is over the decoding limit of ${limit} pixels; raise it with --max-pixels (setMaxDecodePixels)`,
+      );
     }
   } catch (err) {
     if (err instanceof DecodeLimitError) throw err;
@@ -117,7 +113,8 @@ export async function decodeRgbBuffer(
       return { data: out, width: info.width, height: info.height };
     } catch (err) {
       const why = conciseMessage(err);
-      if (/pixel limit/i.test(why)) throw new DecodeLimitError(`${name}: image is over the decoding limit of ${limit} pixels; raise it with --max-pixels (setMaxDecodePixels)`);
+      if (/pixel limit/i.test(why))
+        throw new DecodeLimitError(`${name}: image is over the decoding limit of ${limit} pixels; raise it with --max-pixels (setMaxDecodePixels)`);
       throw new Error(`${name}: cannot decode image (${why})`);
     }
   });
@@ -141,6 +138,13 @@ export async function loadRgb(path: string, spec: ResizeSpec, options: LoadOptio
 /** The distinct lines of a (libvips) error message, joined on one line. */
 function conciseMessage(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const lines = [...new Set(msg.split('\n').map((l) => l.trim()).filter((l) => l.length > 0))];
+  const lines = [
+    ...new Set(
+      msg
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0),
+    ),
+  ];
   return lines.join('; ');
 }

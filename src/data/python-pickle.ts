@@ -107,21 +107,43 @@ export function readPickle(bytes: Uint8Array, name: string): PickleValue {
       case 0x95: // FRAME (protocol 4): the framing is ignorable
         take(8);
         break;
-      case 0x2e: { // STOP
+      case 0x2e: {
+        // STOP
         const v = popValue();
         return v;
       }
-      case 0x28: stack.push(MARK); break; // MARK
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x8a: { // LONG1
+      case 0x28:
+        stack.push(MARK);
+        break; // MARK
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x8a: {
+        // LONG1
         const b = take(u8());
         if (b.length > 6) fail('integer too large');
         let v = 0;
@@ -130,39 +152,100 @@ export function readPickle(bytes: Uint8Array, name: string): PickleValue {
         stack.push(v);
         break;
       }
-      case 0x47: stack.push((need(8), (pos += 8), view.getFloat64(pos - 8, false))); break; // BINFLOAT
-      case 0x55: stack.push(take(u8())); break; // SHORT_BINSTRING (Python 2 str)
-      case 0x54: stack.push(take(u32())); break; // BINSTRING
-      case 0x43: stack.push(take(u8())); break; // SHORT_BINBYTES
-      case 0x42: stack.push(take(u32())); break; // BINBYTES
-      case 0x58: stack.push(new TextDecoder('utf-8', { fatal: true }).decode(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(new TextDecoder('utf-8', { fatal: true }).decode(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: { // BINGET, LONG_BINGET
+      case 0x47:
+        stack.push((need(8), (pos += 8), view.getFloat64(pos - 8, false)));
+        break; // BINFLOAT
+      case 0x55:
+        stack.push(take(u8()));
+        break; // SHORT_BINSTRING (Python 2 str)
+      case 0x54:
+        stack.push(take(u32()));
+        break; // BINSTRING
+      case 0x43:
+        stack.push(take(u8()));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        stack.push(take(u32()));
+        break; // BINBYTES
+      case 0x58:
+        stack.push(new TextDecoder('utf-8', { fatal: true }).decode(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(new TextDecoder('utf-8', { fatal: true }).decode(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+      case 0x6a: {
+        // BINGET, LONG_BINGET
         const k = op === 0x68 ? u8() : u32();
         if (!memo.has(k)) fail(`memo ${k} not set`);
         stack.push(memo.get(k)!);
         break;
       }
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x85: stack.push([popValue()]); break; // TUPLE1
-      case 0x86: { const b = popValue(); stack.push([popValue(), b]); break; } // TUPLE2
-      case 0x87: { const c = popValue(); const b = popValue(); stack.push([popValue(), b, c]); break; } // TUPLE3
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x64: { const d = new Map<string, PickleValue>(); setItems(d, popMark()); stack.push(d); break; } // DICT
-      case 0x61: { const v = popValue(); append(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
-      case 0x73: { const v = popValue(); const k = popValue(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x63: { // GLOBAL
+      case 0x74:
+        stack.push(popMark());
+        break; // TUPLE
+      case 0x85:
+        stack.push([popValue()]);
+        break; // TUPLE1
+      case 0x86: {
+        const b = popValue();
+        stack.push([popValue(), b]);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = popValue();
+        const b = popValue();
+        stack.push([popValue(), b, c]);
+        break;
+      } // TUPLE3
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x64: {
+        const d = new Map<string, PickleValue>();
+        setItems(d, popMark());
+        stack.push(d);
+        break;
+      } // DICT
+      case 0x61: {
+        const v = popValue();
+        append(top(), [v]);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        append(top(), items);
+        break;
+      } // APPENDS
+      case 0x73: {
+        const v = popValue();
+        const k = popValue();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const items = popMark();
+        setItems(top(), items);
+        break;
+      } // SETITEMS
+      case 0x63: {
+        // GLOBAL
         const g = `${line()} ${line()}`;
         if (!(g in GLOBALS)) fail(`global ${g.replace(' ', '.')} is not allowed`);
         stack.push({ kind: 'global', name: g });
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = popValue();
         const f = popValue();
         const call = isObject(f) && f.kind === 'global' ? GLOBALS[f.name!] : undefined;
@@ -174,7 +257,8 @@ export function readPickle(bytes: Uint8Array, name: string): PickleValue {
         }
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = popValue();
         const obj = top();
         build(obj, state, fail);

@@ -22,11 +22,7 @@ export function resizeToSpec(img: RgbImage, spec: ResizeSpec, interpolation: Int
 }
 
 /** Where `center` mode resizes to and crops from, torchvision's arithmetic. */
-export function centerGeometry(
-  width: number,
-  height: number,
-  spec: ResizeSpec,
-): { width: number; height: number; left: number; top: number } {
+export function centerGeometry(width: number, height: number, spec: ResizeSpec): { width: number; height: number; left: number; top: number } {
   const short = spec.resize ?? spec.size;
   let w: number;
   let h: number;
@@ -73,9 +69,7 @@ export function resizeRgb(
   // Rows of the input (or of the horizontal result) each output row needs.
   const vert = outH === inH ? null : coefficients(inH, outH, filter, crop.y, crop.height);
   const rowFirst = vert ? vert.bounds[0]! : crop.y;
-  const rowLast = vert
-    ? vert.bounds[(crop.height - 1) * 2]! + vert.bounds[(crop.height - 1) * 2 + 1]!
-    : crop.y + crop.height;
+  const rowLast = vert ? vert.bounds[(crop.height - 1) * 2]! + vert.bounds[(crop.height - 1) * 2 + 1]! : crop.y + crop.height;
 
   // Horizontal pass over the needed rows only, into an 8-bit intermediate.
   let mid: Uint8Array;
@@ -252,15 +246,7 @@ function clip8(v: number): number {
   return s < 0 ? 0 : s > 255 ? 255 : s;
 }
 
-function horizontalPass(
-  src: Uint8Array,
-  inW: number,
-  rowFirst: number,
-  rowLast: number,
-  c: Coefficients,
-  dst: Uint8Array,
-  outW: number,
-): void {
+function horizontalPass(src: Uint8Array, inW: number, rowFirst: number, rowLast: number, c: Coefficients, dst: Uint8Array, outW: number): void {
   const { bounds, taps, ksize } = c;
   for (let y = rowFirst; y < rowLast; y++) {
     const row = y * inW * 3;
@@ -286,16 +272,7 @@ function horizontalPass(
   }
 }
 
-function verticalPass(
-  src: Uint8Array,
-  srcW: number,
-  srcX0: number,
-  rowFirst: number,
-  c: Coefficients,
-  dst: Uint8Array,
-  outW: number,
-  outH: number,
-): void {
+function verticalPass(src: Uint8Array, srcW: number, srcX0: number, rowFirst: number, c: Coefficients, dst: Uint8Array, outW: number, outH: number): void {
   const { bounds, taps, ksize } = c;
   const stride = srcW * 3;
   let o = 0;

@@ -48,12 +48,18 @@ const AttrType = onnx.AttributeProto.AttributeType;
 
 function toAttributeProto(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
   switch (a.kind) {
-    case 'f': return { name, type: AttrType.FLOAT, f: a.value };
-    case 'i': return { name, type: AttrType.INT, i: a.value };
-    case 's': return { name, type: AttrType.STRING, s: new TextEncoder().encode(a.value) };
-    case 'floats': return { name, type: AttrType.FLOATS, floats: a.value };
-    case 'ints': return { name, type: AttrType.INTS, ints: a.value };
-    case 't': return { name, type: AttrType.TENSOR, t: a.value };
+    case 'f':
+      return { name, type: AttrType.FLOAT, f: a.value };
+    case 'i':
+      return { name, type: AttrType.INT, i: a.value };
+    case 's':
+      return { name, type: AttrType.STRING, s: new TextEncoder().encode(a.value) };
+    case 'floats':
+      return { name, type: AttrType.FLOATS, floats: a.value };
+    case 'ints':
+      return { name, type: AttrType.INTS, ints: a.value };
+    case 't':
+      return { name, type: AttrType.TENSOR, t: a.value };
   }
 }
 
@@ -90,7 +96,10 @@ export class GraphBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private counter = 0;
 
-  constructor(readonly name: string, readonly opset = 17) {}
+  constructor(
+    readonly name: string,
+    readonly opset = 17,
+  ) {}
 
   /** Declares a graph input and returns its name. */
   input(name: string, dtype: DTypeName, shape: Dim[]): string {

@@ -59,7 +59,11 @@ export function listTensors(model: ModelProto): TensorInfo[] {
 
 /** The `k` tensor names closest to `name` (substring matches first, then by edit distance). */
 export function closestTensorNames(model: ModelProto, name: string, k = 5): string[] {
-  return closestNames(listTensors(model).map((t) => t.name), name, k);
+  return closestNames(
+    listTensors(model).map((t) => t.name),
+    name,
+    k,
+  );
 }
 
 /**
@@ -143,16 +147,14 @@ export function appendNodes(model: ModelProto, spec: AppendSpec, source: string)
   let opsetImport = model.opsetImport ?? [];
   const current = defaultOpset(model);
   if (spec.minOpset !== undefined && (current === undefined || current < spec.minOpset)) {
-    opsetImport = [
-      ...opsetImport.filter((o) => o.domain && o.domain !== 'ai.onnx'),
-      { domain: '', version: spec.minOpset },
-    ];
+    opsetImport = [...opsetImport.filter((o) => o.domain && o.domain !== 'ai.onnx'), { domain: '', version: spec.minOpset }];
   }
   // Before IR version 4 every initializer must also be declared as a graph input.
   const newInits = spec.initializers ?? [];
-  const extraInputs: IValueInfoProto[] = Number(model.irVersion ?? 0) < 4
-    ? newInits.map((t) => ({ name: t.name, type: { tensorType: { elemType: t.dataType, shape: { dim: (t.dims ?? []).map((d) => ({ dimValue: d })) } } } }))
-    : [];
+  const extraInputs: IValueInfoProto[] =
+    Number(model.irVersion ?? 0) < 4
+      ? newInits.map((t) => ({ name: t.name, type: { tensorType: { elemType: t.dataType, shape: { dim: (t.dims ?? []).map((d) => ({ dimValue: d })) } } } }))
+      : [];
   const updated = withGraph(model, {
     node: [...(graph.node ?? []), ...spec.nodes],
     initializer: [...(graph.initializer ?? []), ...newInits],

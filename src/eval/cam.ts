@@ -89,7 +89,9 @@ function numAttr(node: INodeProto, name: string, fallback: number): number {
  */
 export function headFromOnnx(model: ModelProto, logitsTensor: string, featureTensor: string, source: string): LinearHead {
   const fail = (why: string): never => {
-    throw new Error(`${source}: cannot read a CAM head: ${why}. CAM needs logits = linear layer on the global average of ${featureTensor}; pass the weights as a safetensors file (weight [L, D], bias [L]) instead`);
+    throw new Error(
+      `${source}: cannot read a CAM head: ${why}. CAM needs logits = linear layer on the global average of ${featureTensor}; pass the weights as a safetensors file (weight [L, D], bias [L]) instead`,
+    );
   };
   if (!model.graph) fail('the model has no graph');
   // Back from the logits through shape-only ops to the linear layer.
@@ -153,7 +155,8 @@ export function headFromOnnx(model: ModelProto, logitsTensor: string, featureTen
   } else if (pool.opType === 'ReduceMean') {
     let axes = intsAttr(pool, 'axes');
     if (!axes && pool.input![1]) axes = Array.from(constantOfInts(model, pool.input![1]) ?? []);
-    const spatial = axes && axes.length === 2 && axes.every((a) => a === 2 || a === 3 || a === -1 || a === -2) && new Set(axes.map((a) => (a < 0 ? a + 4 : a))).size === 2;
+    const spatial =
+      axes && axes.length === 2 && axes.every((a) => a === 2 || a === 3 || a === -1 || a === -2) && new Set(axes.map((a) => (a < 0 ? a + 4 : a))).size === 2;
     if (!spatial) return fail(`the ReduceMean ${pool.name ?? ''} before the linear layer does not average over the two spatial axes`);
     pooledFrom = pool.input![0]!;
   } else {
@@ -171,7 +174,7 @@ export function headFromOnnx(model: ModelProto, logitsTensor: string, featureTen
 function constantOfInts(model: ModelProto, name: string): number[] | undefined {
   const init = (model.graph!.initializer ?? []).find((t) => t.name === name);
   const node = producer(model, name);
-  const t = init ?? (node?.opType === 'Constant' ? (node.attribute ?? []).find((a) => a.name === 'value')?.t ?? undefined : undefined);
+  const t = init ?? (node?.opType === 'Constant' ? ((node.attribute ?? []).find((a) => a.name === 'value')?.t ?? undefined) : undefined);
   if (!t) return undefined;
   if (t.rawData && t.rawData.length > 0) {
     const copy = new Uint8Array(t.rawData.length);

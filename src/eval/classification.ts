@@ -236,7 +236,8 @@ async function evaluateWith(
 
   const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
   const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
-  if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
+  if (backbone.featureDim !== salf.shape.D)
+    throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
   const useLf = methods.includes('lfcbm');
   const clip = (opened.clip = useLf ? await ClipModel.load(options.clip ?? salf.config.clip.source, { device: options.device }) : undefined);
   const lfConcepts = [...(options.lfcbmConcepts ?? salf.concepts)];
@@ -247,15 +248,24 @@ async function evaluateWith(
   const ctx: MethodContext = { data, fit, engine, progress, salf };
 
   // Each method's rows and curve are cached once computed, so a rerun resumes after the last one.
-  const results = new ShardCache(options.cacheDir, 'classification-results', {
-    v: 1,
-    features: feats.cacheDir,
-    split: splitName,
-    rows: arraysIdentity([Float32Array.from(data.train.rows), Float32Array.from(data.val.rows), Float32Array.from(data.ev.rows)]),
-    lam: fit.lam, epochs: fit.epochs, targets: fit.targets, pathOpts: fit.pathOpts, seed,
-    salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
-    lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
-  }, 1);
+  const results = new ShardCache(
+    options.cacheDir,
+    'classification-results',
+    {
+      v: 1,
+      features: feats.cacheDir,
+      split: splitName,
+      rows: arraysIdentity([Float32Array.from(data.train.rows), Float32Array.from(data.val.rows), Float32Array.from(data.ev.rows)]),
+      lam: fit.lam,
+      epochs: fit.epochs,
+      targets: fit.targets,
+      pathOpts: fit.pathOpts,
+      seed,
+      salfFinal: arraysIdentity([salf.weights.mean, salf.weights.std, salf.weights.finalWeight, salf.weights.finalBias]),
+      lfcbm: useLf ? { opts: options.lfcbm ?? {}, concepts: lfConcepts, clip: clip?.id } : undefined,
+    },
+    1,
+  );
   const steps: StepResult[] = [];
   let reusedSteps = 0;
   const step = async (index: number, run: () => Promise<StepResult>): Promise<void> => {
@@ -288,11 +298,14 @@ async function evaluateWith(
 
 /** Opens the data with the model's classes and its three splits (checked before any long work). */
 function openEvalData(options: ClassificationEvalOptions, salf: SalfCbm, splitName: Exclude<SplitName, 'train'>, seed: number): EvalData {
-  const folder = openDataset(options.data, options.splitFile
-    ? { splitFile: options.splitFile }
-    : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } });
+  const folder = openDataset(
+    options.data,
+    options.splitFile ? { splitFile: options.splitFile } : { holdout: { val: options.valFraction ?? 0.1, test: options.testFraction, seed } },
+  );
   if (folder.classes.length !== salf.classes.length || folder.classes.some((c, i) => c !== salf.classes[i])) {
-    throw new Error(`${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`);
+    throw new Error(
+      `${options.data}: the classes (${folder.classes.slice(0, 5).join(', ')}${folder.classes.length > 5 ? ', …' : ''}) differ from the model's (${salf.classes.slice(0, 5).join(', ')}${salf.classes.length > 5 ? ', …' : ''})`,
+    );
   }
   const trainS = folder.split('train');
   const valS = folder.split('val');
@@ -368,19 +381,39 @@ async function sparseAndCurve(
   } else {
     progress.start(`${label} (λ = ${(fit.lam / fit.alpha).toExponential(2)})`, fit.epochs);
     const fl = await trainFinalLayer({
-      Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'sparse', lam: fit.lam, epochsPerLambda: fit.epochs, seed: fit.seed, engine,
+      Xtrain: tr.X,
+      ytrain: tr.y,
+      Xval: va.X,
+      yval: va.y,
+      nClasses: L,
+      mode: 'sparse',
+      lam: fit.lam,
+      epochsPerLambda: fit.epochs,
+      seed: fit.seed,
+      engine,
       onProgress: (p) => progress.update(p.epoch),
     });
     progress.stop();
     ({ W, b, lambda } = fl);
   }
   const acc = (await evaluateLinear(engine, W, b, te, L, width)).acc;
-  const rows: ClsRow[] = [{ method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) }];
+  const rows: ClsRow[] = [
+    { method, label, accuracy: acc, nnz: nonZeros(W), nec: nec(W, L, width), ...(lambda !== undefined ? { lambda } : {}), ...extra, ...(note ? { note } : {}) },
+  ];
   if (fit.targets.length === 0) return { rows, curves: [] };
   progress.start(`${label}: λ path`, fit.pathOpts.k);
   const points = await glmSaga({
-    X: tr.X, y: tr.y, nClasses: L, alpha: fit.alpha, k: fit.pathOpts.k, epsilon: fit.pathOpts.epsilon, doZero: false,
-    epochsPerLambda: fit.pathOpts.epochs, val: va, seed: fit.seed, engine,
+    X: tr.X,
+    y: tr.y,
+    nClasses: L,
+    alpha: fit.alpha,
+    k: fit.pathOpts.k,
+    epsilon: fit.pathOpts.epsilon,
+    doZero: false,
+    epochsPerLambda: fit.pathOpts.epochs,
+    val: va,
+    seed: fit.seed,
+    engine,
     onProgress: (p) => progress.update(p.lambdaIndex + (p.point ? 1 : 0), `NEC ${p.point ? p.point.nec.toFixed(1) : '…'}`),
   });
   progress.stop();
@@ -434,15 +467,30 @@ async function lfcbmStep(
   const trained = await trainWithCutoff({
     train: { F: gatherRows(gap, D, train.rows), I: gatherRows(clipFeats, E, train.rows), n: train.n },
     val: { F: gatherRows(gap, D, val.rows), I: gatherRows(clipFeats, E, val.rows), n: val.n },
-    T, M: concepts.length, G: 1, D, E,
-    lr: lf.lr, maxSteps, stepSamples: lf.stepSamples, valEvery: lf.valEvery, cutoff: lf.cutoff, seed: fit.seed, engine,
+    T,
+    M: concepts.length,
+    G: 1,
+    D,
+    E,
+    lr: lf.lr,
+    maxSteps,
+    stepSamples: lf.stepSamples,
+    valEvery: lf.valEvery,
+    cutoff: lf.cutoff,
+    seed: fit.seed,
+    engine,
     onProgress: (p) => progress.update(p.step, `loss ${p.trainLoss.toFixed(3)}`),
   });
   progress.stop();
   const Mk = trained.kept.length;
   const acts = await project(engine, gap, data.all.length, trained.Wc, Mk, D);
   const std = fitStandardiser(gatherRows(acts, Mk, train.rows), train.n, Mk);
-  const lfcbm = { conceptsGiven: concepts.length, conceptsKept: Mk, cutoff: trained.report.cutoff, dropped: trained.report.dropped.map((d) => concepts[d.index]!) };
+  const lfcbm = {
+    conceptsGiven: concepts.length,
+    conceptsKept: Mk,
+    cutoff: trained.report.cutoff,
+    dropped: trained.report.dropped.map((d) => concepts[d.index]!),
+  };
   return { ...(await sparseAndCurve(ctx, 'lfcbm', 'LF-CBM, sparse', acts, Mk, std, { concepts: Mk })), lfcbm };
 }
 
@@ -466,14 +514,27 @@ async function salfStep(ctx: MethodContext, acts: Float32Array): Promise<StepRes
     const va = standardisedSplit(acts, M, data.val, std);
     progress.start('SALF-CBM, dense', fit.epochs);
     ({ W, b } = await trainFinalLayer({
-      Xtrain: tr.X, ytrain: tr.y, Xval: va.X, yval: va.y, nClasses: L, mode: 'dense', epochsPerLambda: fit.epochs, seed: fit.seed, engine,
+      Xtrain: tr.X,
+      ytrain: tr.y,
+      Xval: va.X,
+      yval: va.y,
+      nClasses: L,
+      mode: 'dense',
+      epochsPerLambda: fit.epochs,
+      seed: fit.seed,
+      engine,
       onProgress: (p) => progress.update(p.epoch),
     }));
     progress.stop();
   }
   const dense: ClsRow = {
-    method: 'salf-dense', label: 'SALF-CBM, dense', accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
-    nnz: nonZeros(W), nec: nec(W, L, M), concepts: M, ...(note ? { note } : {}),
+    method: 'salf-dense',
+    label: 'SALF-CBM, dense',
+    accuracy: (await evaluateLinear(engine, W, b, te, L, M)).acc,
+    nnz: nonZeros(W),
+    nec: nec(W, L, M),
+    concepts: M,
+    ...(note ? { note } : {}),
   };
   return { rows: [...sparse.rows, dense], curves: sparse.curves };
 }

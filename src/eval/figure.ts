@@ -24,7 +24,11 @@ export function jet(t: number): [number, number, number] {
 }
 
 /** Writes the figure as PNG to `path`; returns its width and height. */
-export async function writeHeatmapFigure(path: string, rows: readonly FigureRow[], options: { gap?: number; alpha?: number } = {}): Promise<{ width: number; height: number }> {
+export async function writeHeatmapFigure(
+  path: string,
+  rows: readonly FigureRow[],
+  options: { gap?: number; alpha?: number } = {},
+): Promise<{ width: number; height: number }> {
   if (rows.length === 0) throw new Error('heatmap figure: no rows');
   const size = rows[0]!.image.width;
   const cols = 2 + rows[0]!.maps.length;
@@ -68,6 +72,8 @@ export async function writeHeatmapFigure(path: string, rows: readonly FigureRow[
     });
   });
   mkdirSync(dirname(path), { recursive: true });
-  await sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
   return { width, height };
 }

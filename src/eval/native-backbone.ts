@@ -46,12 +46,15 @@ export function backboneHead(backbone: Backbone, headFile?: string): LinearHead 
   } else {
     const logits = backbone.config.logitsTensor;
     if (!logits) {
-      throw new Error(`${backbone.config.model}: CAM needs the classifier head: name the logits tensor (logitsTensor / --logits-tensor) or pass the head weights as a safetensors file`);
+      throw new Error(
+        `${backbone.config.model}: CAM needs the classifier head: name the logits tensor (logitsTensor / --logits-tensor) or pass the head weights as a safetensors file`,
+      );
     }
     head = headFromOnnx(backbone.derivedModel(), logits, backbone.config.featureTensor, backbone.config.model);
   }
   if (backbone.config.layout !== 'nchw') throw new Error(`${backbone.config.model}: CAM and Score-CAM need a CNN feature map (layout 'nchw')`);
-  if (head.D !== backbone.featureDim) throw new Error(`${head.source}: the head has D = ${head.D} inputs but the feature map has ${backbone.featureDim} channels`);
+  if (head.D !== backbone.featureDim)
+    throw new Error(`${head.source}: the head has D = ${head.D} inputs but the feature map has ${backbone.featureDim} channels`);
   return head;
 }
 

@@ -49,7 +49,9 @@ export function segmentationMarkdown(r: SegmentationResult, markdownPath?: strin
     '',
     `${r.dataset}: ${r.images} images at ${r.inputSize}×${r.inputSize}. Heatmaps for the predicted class, upsampled bilinearly, ` +
       'min–max normalised per image, foreground above the mean; pixel accuracy and IoU summed over the data set, AP averaged over images.' +
-      (r.salfMap ? ` SALF-CBM map: ${r.salfMap === 'concept' ? "the predicted class's concept map" : "the predicted class's contribution map Σ_m W_F[l,m]·ĉ_m"}.` : '') +
+      (r.salfMap
+        ? ` SALF-CBM map: ${r.salfMap === 'concept' ? "the predicted class's concept map" : "the predicted class's contribution map Σ_m W_F[l,m]·ĉ_m"}.`
+        : '') +
       (r.predictionAgreement !== undefined ? ` SALF-CBM and the backbone predict the same class on ${pct(r.predictionAgreement)} of the images.` : ''),
     '',
     '| method | pixel accuracy | mIoU | mAP | IoU background | IoU foreground |',
@@ -86,6 +88,8 @@ export function provingSummaryLine(cls: ClassificationResult, seg: SegmentationR
     const v = seg.methods.find((x) => x.method === m)?.mIoU;
     return v === undefined ? 'na' : v.toFixed(4);
   };
-  return `eval acc_standard_sparse=${acc('standard-sparse')} acc_lfcbm=${acc('lfcbm')} acc_salf_sparse=${acc('salf-sparse')} ` +
-    `miou_salf=${miou('salf')} miou_cam=${miou('cam')} miou_scorecam=${miou('scorecam')}`;
+  return (
+    `eval acc_standard_sparse=${acc('standard-sparse')} acc_lfcbm=${acc('lfcbm')} acc_salf_sparse=${acc('salf-sparse')} ` +
+    `miou_salf=${miou('salf')} miou_cam=${miou('cam')} miou_scorecam=${miou('scorecam')}`
+  );
 }

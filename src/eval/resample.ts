@@ -40,7 +40,14 @@ export async function upsampleMaps(engine: Engine, maps: Float32Array, n: number
  * Resizes channels-last features n×(h·w)×D on their native h×w grid to n×(Gh·Gw)×D on `grid`
  * (bilinear, align_corners=False); returns the input when the grids are equal.
  */
-export async function resizeFeatureGrid(engine: Engine, F: Float32Array, n: number, native: [number, number], grid: readonly [number, number], D: number): Promise<Float32Array> {
+export async function resizeFeatureGrid(
+  engine: Engine,
+  F: Float32Array,
+  n: number,
+  native: [number, number],
+  grid: readonly [number, number],
+  D: number,
+): Promise<Float32Array> {
   const P = native[0] * native[1];
   const G = grid[0] * grid[1];
   if (F.length !== n * P * D) throw new Error(`resizeFeatureGrid: ${F.length} values for ${n}×${P}×${D}`);

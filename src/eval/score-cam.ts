@@ -78,7 +78,8 @@ export async function scoreCam(
   const P = h * w;
   if (pixels.length !== 3 * S * S) throw new Error(`Score-CAM: the input has ${pixels.length} values, expected 3×${S}×${S}`);
   if (features.length !== P * D) throw new Error(`Score-CAM: the feature map has ${features.length} values, expected ${P}×${D}`);
-  if (!(Number.isInteger(target) && target >= 0 && target < model.numClasses)) throw new Error(`Score-CAM: target class ${target} is outside [0, ${model.numClasses})`);
+  if (!(Number.isInteger(target) && target >= 0 && target < model.numClasses))
+    throw new Error(`Score-CAM: target class ${target} is outside [0, ${model.numClasses})`);
   const batch = options.batch ?? 32;
   if (!(Number.isInteger(batch) && batch > 0)) throw new Error(`Score-CAM: batch must be a positive integer, got ${batch}`);
 

@@ -101,7 +101,7 @@ export function segmentationImageStats(map: ArrayLike<number>, mask: ArrayLike<n
   }
   const bgBoth = correct - fgBoth;
   const inter: [number, number] = [bgBoth, fgBoth];
-  const union: [number, number] = [(n - fgPred) + (n - fgMask) - bgBoth, fgPred + fgMask - fgBoth];
+  const union: [number, number] = [n - fgPred + (n - fgMask) - bgBoth, fgPred + fgMask - fgBoth];
 
   // Two channels flattened: background channel scored 1 − map, foreground channel scored map.
   // A constant map: both channels score 0 (the reference's NaN → 0).

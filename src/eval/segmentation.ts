@@ -118,7 +118,8 @@ export function classConceptIndex(classes: readonly string[], concepts: readonly
     if (!index.has(key)) index.set(key, i);
   });
   if (explicit) {
-    if (explicit.length !== classes.length) throw new Error(`segmentation: ${explicit.length} class concepts given for ${classes.length} classes (one per class, in class order)`);
+    if (explicit.length !== classes.length)
+      throw new Error(`segmentation: ${explicit.length} class concepts given for ${classes.length} classes (one per class, in class order)`);
     return explicit.map((c) => index.get(c.trim().toLowerCase()) ?? -1);
   }
   const templates = template ? [template] : DEFAULT_TEMPLATES;
@@ -217,8 +218,18 @@ async function processBatch(ctx: Context, examples: SegExample[], keepMaps: bool
     if (ctx.methods.includes('scorecam')) {
       maps.scorecam = [];
       for (let i = 0; i < n; i++) {
-        maps.scorecam.push(await scoreCam(engine, ctx.scoreModel!, pixels.subarray(i * 3 * S * S, (i + 1) * 3 * S * S),
-          out.features.subarray(i * P * D, (i + 1) * P * D), native, D, records[i]!.pred.backbone!, { batch: ctx.scoreCamBatch }));
+        maps.scorecam.push(
+          await scoreCam(
+            engine,
+            ctx.scoreModel!,
+            pixels.subarray(i * 3 * S * S, (i + 1) * 3 * S * S),
+            out.features.subarray(i * P * D, (i + 1) * P * D),
+            native,
+            D,
+            records[i]!.pred.backbone!,
+            { batch: ctx.scoreCamBatch },
+          ),
+        );
       }
     }
   }
@@ -246,7 +257,8 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
   try {
     const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
     const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
-    if (backbone.featureDim !== salf.shape.D) throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
+    if (backbone.featureDim !== salf.shape.D)
+      throw new Error(`${config.model}: the feature map has ${backbone.featureDim} channels but the SALF-CBM expects D = ${salf.shape.D}`);
 
     // SALF map mode.
     let salfMode: 'concept' | 'contribution' | undefined;
@@ -255,9 +267,17 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
       const wanted = options.salfMap ?? 'auto';
       const missing = salf.classes.filter((_, l) => classConcept[l]! < 0);
       if (wanted === 'concept' && missing.length > 0) {
-        throw new Error(`segmentation: no concept names the class(es) ${missing.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}${missing.length > 5 ? ' …' : ''} (${options.classConcepts ? 'the given class concepts are not among the model\'s concepts' : `template ${JSON.stringify(options.classConcept ?? DEFAULT_TEMPLATES.join(' | '))}`}); give --class-concept(s) or use the contribution map`);
+        throw new Error(
+          `segmentation: no concept names the class(es) ${missing
+            .slice(0, 5)
+            .map((c) => JSON.stringify(c))
+            .join(
+              ', ',
+            )}${missing.length > 5 ? ' …' : ''} (${options.classConcepts ? "the given class concepts are not among the model's concepts" : `template ${JSON.stringify(options.classConcept ?? DEFAULT_TEMPLATES.join(' | '))}`}); give --class-concept(s) or use the contribution map`,
+        );
       }
-      if (wanted !== 'auto' && wanted !== 'concept' && wanted !== 'contribution') throw new Error(`segmentation: salfMap must be auto, concept or contribution (got ${String(wanted)})`);
+      if (wanted !== 'auto' && wanted !== 'concept' && wanted !== 'contribution')
+        throw new Error(`segmentation: salfMap must be auto, concept or contribution (got ${String(wanted)})`);
       salfMode = wanted === 'auto' ? (missing.length === 0 ? 'concept' : 'contribution') : wanted;
     }
 
@@ -269,7 +289,14 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
     }
 
     const ctx: Context = {
-      engine, salf, backbone, methods, salfMode, classConcept, head, scoreModel,
+      engine,
+      salf,
+      backbone,
+      methods,
+      salfMode,
+      classConcept,
+      head,
+      scoreModel,
       camRelu: options.camRelu ?? true,
       scoreCamBatch: options.scoreCamBatch ?? 32,
     };
@@ -277,20 +304,25 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
     const count = Math.min(dataset.length, options.limit ?? dataset.length);
     if (count < 1) throw new Error(`segmentation: ${dataset.name} has no images to evaluate`);
     const w = salf.weights;
-    const cache = new ShardCache(options.cacheDir, 'segmentation', {
-      v: 1,
-      model: arraysIdentity([w.conceptWeight, w.mean, w.std, w.finalWeight, w.finalBias]),
-      grid: salf.config.grid,
-      pooling: salf.config.pooling,
-      backbone: config,
-      backboneFile: fileIdentity([config.model]),
-      data: dataset.identity,
-      methods,
-      salfMode,
-      classConcept: salfMode === 'concept' ? classConcept : undefined,
-      head: head ? arraysIdentity([head.weight, head.bias]) : undefined,
-      camRelu: ctx.camRelu,
-    }, options.shardSize ?? 16);
+    const cache = new ShardCache(
+      options.cacheDir,
+      'segmentation',
+      {
+        v: 1,
+        model: arraysIdentity([w.conceptWeight, w.mean, w.std, w.finalWeight, w.finalBias]),
+        grid: salf.config.grid,
+        pooling: salf.config.pooling,
+        backbone: config,
+        backboneFile: fileIdentity([config.model]),
+        data: dataset.identity,
+        methods,
+        salfMode,
+        classConcept: salfMode === 'concept' ? classConcept : undefined,
+        head: head ? arraysIdentity([head.weight, head.bias]) : undefined,
+        camRelu: ctx.camRelu,
+      },
+      options.shardSize ?? 16,
+    );
 
     const records: ImageRecord[] = [];
     const shards = cache.shards(count);
@@ -334,7 +366,11 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
       for (let i = 0; i < k; i++) examples.push(await dataset.read(i));
       const { rows } = await processBatch(ctx, examples, true);
       await writeHeatmapFigure(options.figure.path, rows);
-      result.figure = { path: options.figure.path, images: examples.map((e) => e.id), columns: ['image', 'ground truth', ...methods.map((m) => SEG_METHOD_LABELS[m])] };
+      result.figure = {
+        path: options.figure.path,
+        images: examples.map((e) => e.id),
+        columns: ['image', 'ground truth', ...methods.map((m) => SEG_METHOD_LABELS[m])],
+      };
     }
     return result;
   } finally {

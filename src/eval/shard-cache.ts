@@ -28,10 +28,18 @@ export class ShardCache {
    * `root` is the cache folder, `kind` a short name (e.g. `segmentation`), `identity` any JSON
    * that determines the results (hashed into the folder name and stored beside the shards).
    */
-  constructor(root: string, kind: string, readonly identity: unknown, readonly shardSize: number) {
+  constructor(
+    root: string,
+    kind: string,
+    readonly identity: unknown,
+    readonly shardSize: number,
+  ) {
     if (!Number.isInteger(shardSize) || shardSize < 1) throw new Error(`ShardCache: shard size must be a positive integer, got ${shardSize}`);
     // The shard format is part of the key: folders of older, unchecksummed shards are not read.
-    const key = createHash('sha256').update(JSON.stringify({ format: FORMAT, version: VERSION, kind, identity, shardSize })).digest('hex').slice(0, 24);
+    const key = createHash('sha256')
+      .update(JSON.stringify({ format: FORMAT, version: VERSION, kind, identity, shardSize }))
+      .digest('hex')
+      .slice(0, 24);
     this.dir = join(resolve(root), `${kind}-${key}`);
     const meta = join(this.dir, 'identity.json');
     if (!existsSync(meta)) writeJsonAtomic(meta, { kind, shardSize, identity });
@@ -84,7 +92,8 @@ export function readJsonShard(path: string): unknown {
   }
   if (typeof header !== 'object' || header === null) throw corrupt(path, 'unreadable header');
   if (header.format !== FORMAT || header.version !== VERSION) throw corrupt(path, `not a ${FORMAT} version ${VERSION} file`);
-  if (!Number.isSafeInteger(header.bytes) || typeof header.bytes !== 'number' || header.bytes < 0 || typeof header.sha256 !== 'string') throw corrupt(path, 'header without bytes and sha256');
+  if (!Number.isSafeInteger(header.bytes) || typeof header.bytes !== 'number' || header.bytes < 0 || typeof header.sha256 !== 'string')
+    throw corrupt(path, 'header without bytes and sha256');
   const payload = bytes.subarray(eol + 1, eol + 1 + header.bytes);
   const trailer = bytes.subarray(eol + 1 + header.bytes);
   if (payload.length !== header.bytes || trailer.length !== 1 || trailer[0] !== 0x0a) {

@@ -105,7 +105,10 @@ export async function explainImages(
 
 /** A file-name-safe form of a name. */
 export function safeName(name: string): string {
-  const s = name.normalize('NFKD').replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '');
+  const s = name
+    .normalize('NFKD')
+    .replace(/[^\w.-]+/g, '_')
+    .replace(/^_+|_+$/g, '');
   return s.slice(0, 80) || 'item';
 }
 

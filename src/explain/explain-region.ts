@@ -37,7 +37,11 @@ export interface RegionExplanation {
 }
 
 /** Every concept's score in the region (length M, concept order). */
-export function regionScores(model: Pick<ConceptModel, 'concepts' | 'grid' | 'head'>, out: Pick<ImageOutputs, 'conceptMaps'>, region: RasterRegion): RegionConceptScore[] {
+export function regionScores(
+  model: Pick<ConceptModel, 'concepts' | 'grid' | 'head'>,
+  out: Pick<ImageOutputs, 'conceptMaps'>,
+  region: RasterRegion,
+): RegionConceptScore[] {
   const G = model.grid[0] * model.grid[1];
   const w = regionGridWeights(region, model.grid);
   return model.concepts.map((concept, m) => {
@@ -58,7 +62,12 @@ export function regionScores(model: Pick<ConceptModel, 'concepts' | 'grid' | 'he
  * const explanation = explainRegion(model, imageOutputs(model, outputs, 0), region, 5);
  * ```
  */
-export function explainRegion(model: Pick<ConceptModel, 'concepts' | 'grid' | 'head'>, out: Pick<ImageOutputs, 'conceptMaps'>, region: RasterRegion, topK = 5): RegionExplanation {
+export function explainRegion(
+  model: Pick<ConceptModel, 'concepts' | 'grid' | 'head'>,
+  out: Pick<ImageOutputs, 'conceptMaps'>,
+  region: RasterRegion,
+  topK = 5,
+): RegionExplanation {
   const scores = regionScores(model, out, region);
   const top = (key: 'sum' | 'mean' | 'standardised'): RegionConceptScore[] =>
     [...scores].sort((a, b) => b[key] - a[key] || a.index - b.index).slice(0, Math.max(0, topK));

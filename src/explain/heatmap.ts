@@ -90,7 +90,9 @@ export function colormapAt(t: number): [number, number, number] {
 
 /** `#rrggbb` of the colormap at t ∈ [0, 1]. */
 export function colormapHex(t: number): string {
-  return `#${colormapAt(t).map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+  return `#${colormapAt(t)
+    .map((c) => c.toString(16).padStart(2, '0'))
+    .join('')}`;
 }
 
 /** The smallest and largest value of a map. */

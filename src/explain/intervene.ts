@@ -119,7 +119,12 @@ export interface InterventionResult {
  * console.log(result.before.prediction, result.after.prediction);
  * ```
  */
-export async function intervene(model: ConceptModel, out: Pick<ImageOutputs, 'conceptMaps'>, edits: readonly ConceptEdit[], classes: readonly number[] = []): Promise<InterventionResult> {
+export async function intervene(
+  model: ConceptModel,
+  out: Pick<ImageOutputs, 'conceptMaps'>,
+  edits: readonly ConceptEdit[],
+  classes: readonly number[] = [],
+): Promise<InterventionResult> {
   if (edits.length === 0) throw new Error('intervention: no edits given');
   const M = model.concepts.length;
   const L = model.classes.length;
@@ -132,7 +137,9 @@ export async function intervene(model: ConceptModel, out: Pick<ImageOutputs, 'co
   const bad = res.logits.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {
     const which = bad < L ? 'the unedited image' : 'the edited image';
-    throw new Error(`intervention: the logit of class "${model.classes[bad % L]}" for ${which} is ${res.logits[bad]} (overflow in the classifier); use a smaller β`);
+    throw new Error(
+      `intervention: the logit of class "${model.classes[bad % L]}" for ${which} is ${res.logits[bad]} (overflow in the classifier); use a smaller β`,
+    );
   }
   const b = { logits: res.logits.subarray(0, L), activations: res.activations.subarray(0, M), standardised: res.standardised.subarray(0, M) };
   const a = { logits: res.logits.subarray(L), activations: res.activations.subarray(M), standardised: res.standardised.subarray(M) };
@@ -153,7 +160,13 @@ export async function intervene(model: ConceptModel, out: Pick<ImageOutputs, 'co
   }
   contributions.sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta));
   return {
-    edits: edits.map((e) => ({ concept: model.concepts[e.concept]!, index: e.concept, beta: e.beta, region: e.region.label, gridMask: Array.from(gridMask(e.region, model.grid)) })),
+    edits: edits.map((e) => ({
+      concept: model.concepts[e.concept]!,
+      index: e.concept,
+      beta: e.beta,
+      region: e.region.label,
+      gridMask: Array.from(gridMask(e.region, model.grid)),
+    })),
     before: { prediction: beforeRank[0]!, classes: beforeRank },
     after: { prediction: afterRank[0]!, classes: afterRank },
     logits: model.classes.map((c, l) => ({ class: c, before: b.logits[l]!, after: a.logits[l]!, delta: a.logits[l]! - b.logits[l]! })),

@@ -33,13 +33,7 @@ function interpolationTable(centres: readonly number[], out: number): { lo: Int3
  * Upsamples a row-major gh×gw map to outH×outW, with grid row h at pixel row `centresY[h]` and
  * column w at pixel column `centresX[w]`.
  */
-export function upsampleAtCentres(
-  map: ArrayLike<number>,
-  centresY: readonly number[],
-  centresX: readonly number[],
-  outH: number,
-  outW: number,
-): Float32Array {
+export function upsampleAtCentres(map: ArrayLike<number>, centresY: readonly number[], centresX: readonly number[], outH: number, outW: number): Float32Array {
   const gh = centresY.length;
   const gw = centresX.length;
   if (map.length !== gh * gw) throw new Error(`upsampleAtCentres: map has ${map.length} values, expected ${gh}×${gw}`);

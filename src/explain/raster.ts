@@ -36,10 +36,14 @@ export interface RasterRegion {
 export function describeRegion(r: Region): string {
   const n = (v: number): string => String(Math.round(v * 100) / 100);
   switch (r.kind) {
-    case 'point': return `point:${n(r.x)},${n(r.y)}${r.radius !== undefined ? `,${n(r.radius)}` : ''}`;
-    case 'box': return `box:${n(r.x0)},${n(r.y0)},${n(r.x1)},${n(r.y1)}`;
-    case 'mask': return `mask:${r.source}`;
-    case 'all': return 'all';
+    case 'point':
+      return `point:${n(r.x)},${n(r.y)}${r.radius !== undefined ? `,${n(r.radius)}` : ''}`;
+    case 'box':
+      return `box:${n(r.x0)},${n(r.y0)},${n(r.x1)},${n(r.y1)}`;
+    case 'mask':
+      return `mask:${r.source}`;
+    case 'all':
+      return 'all';
   }
 }
 
@@ -87,7 +91,9 @@ export function rasteriseRegion(region: Region, g: InputGeometry, options: Raste
     if (mw !== fw || mh !== fh) {
       const aspect = mw / mh / (fw / fh);
       if (Math.abs(aspect - 1) > 0.01) {
-        throw new Error(`${where}: the mask is ${mw}×${mh} but ${frameName} is ${fw}×${fh}; their aspect ratios differ, so it cannot be resized to fit — give a mask of the same size`);
+        throw new Error(
+          `${where}: the mask is ${mw}×${mh} but ${frameName} is ${fw}×${fh}; their aspect ratios differ, so it cannot be resized to fit — give a mask of the same size`,
+        );
       }
       warnings.push(`${where}: the mask is ${mw}×${mh} but ${frameName} is ${fw}×${fh}; resized (nearest neighbour)`);
     }
@@ -112,7 +118,10 @@ export function rasteriseRegion(region: Region, g: InputGeometry, options: Raste
     }
     if (total === 0) throw new Error(`${where}: the mask is empty (no pixel is set)`);
     if (hidden > 0 && hidden < total) warnings.push(`${where}: ${hidden} of its ${total} pixels are cropped away by the preprocessing; only the rest counts`);
-    if (hidden === total) throw new Error(`${where}: lies outside the part of the image the model sees (${rectText(seen)} after the ${frame === 'image' ? 'resize and crop' : 'crop'})`);
+    if (hidden === total)
+      throw new Error(
+        `${where}: lies outside the part of the image the model sees (${rectText(seen)} after the ${frame === 'image' ? 'resize and crop' : 'crop'})`,
+      );
   }
 
   if (extent) {

@@ -25,8 +25,14 @@ import type { Region } from './raster.js';
 import { parseJson } from '../data/parse-json.js';
 
 export {
-  describeRegion, gridMask, rasteriseRegion, regionGridWeights,
-  type RasteriseOptions, type RasterRegion, type Region, type RegionFrame,
+  describeRegion,
+  gridMask,
+  rasteriseRegion,
+  regionGridWeights,
+  type RasteriseOptions,
+  type RasterRegion,
+  type Region,
+  type RegionFrame,
 } from './raster.js';
 
 function numbers(text: string, count: number[], spec: string): number[] {
@@ -69,7 +75,9 @@ export async function parseRegion(spec: string): Promise<Region> {
       return loadMaskFile(file, index);
     }
     default:
-      throw new Error(`region ${JSON.stringify(spec)}: unknown kind ${JSON.stringify(kind)} (use point:x,y[,r], box:x0,y0,x1,y1, mask:<file>, sam:<file>[#i] or all)`);
+      throw new Error(
+        `region ${JSON.stringify(spec)}: unknown kind ${JSON.stringify(kind)} (use point:x,y[,r], box:x0,y0,x1,y1, mask:<file>, sam:<file>[#i] or all)`,
+      );
   }
 }
 
@@ -234,11 +242,13 @@ export function samMaskFromJson(text: string, name: string, index?: number): { m
   const doc = parseJson(text, name);
   let list: unknown[] | undefined;
   if (Array.isArray(doc)) list = doc;
-  else if (doc && typeof doc === 'object' && Array.isArray((doc as { annotations?: unknown }).annotations)) list = (doc as { annotations: unknown[] }).annotations;
+  else if (doc && typeof doc === 'object' && Array.isArray((doc as { annotations?: unknown }).annotations))
+    list = (doc as { annotations: unknown[] }).annotations;
   let entry: unknown = doc;
   if (list) {
     if (list.length === 0) throw new Error(`${name}: the file holds no masks`);
-    if (index === undefined && list.length > 1) throw new Error(`${name}: the file holds ${list.length} masks; pick one with #<index> (0 to ${list.length - 1})`);
+    if (index === undefined && list.length > 1)
+      throw new Error(`${name}: the file holds ${list.length} masks; pick one with #<index> (0 to ${list.length - 1})`);
     const i = index ?? 0;
     if (i >= list.length) throw new Error(`${name}: mask #${i} does not exist (the file holds ${list.length})`);
     entry = list[i];

@@ -116,7 +116,12 @@ export async function renderFigure(panels: readonly FigurePanel[], options: { co
     const y = headH + Math.floor(k / cols) * tileH;
     parts.push(`<text x="${x}" y="${y + 17}" font-size="14" font-weight="bold">${esc(fit(p.title, 14, pw))}</text>`);
     if (p.subtitle) parts.push(`<text x="${x}" y="${y + 34}" font-size="12" fill="#333">${esc(fit(p.subtitle, 12, pw))}</text>`);
-    composites.push({ input: Buffer.from(p.image.data.buffer, p.image.data.byteOffset, p.image.data.byteLength), raw: { width: pw, height: ph, channels: 3 }, left: x, top: y + titleH });
+    composites.push({
+      input: Buffer.from(p.image.data.buffer, p.image.data.byteOffset, p.image.data.byteLength),
+      raw: { width: pw, height: ph, channels: 3 },
+      left: x,
+      top: y + titleH,
+    });
     if (p.legend) {
       const ly = y + titleH + ph + 6;
       const lo = short(p.legend.lo);
@@ -126,12 +131,17 @@ export async function renderFigure(panels: readonly FigurePanel[], options: { co
       parts.push(`<text x="${x}" y="${ly + 11}" font-size="11">${esc(lo)}</text>`);
       parts.push(`<rect x="${barX}" y="${ly + 1}" width="${barW}" height="12" fill="url(#cmap)" stroke="#555" stroke-width="0.5"/>`);
       parts.push(`<text x="${barX + barW + 6}" y="${ly + 11}" font-size="11">${esc(hi)}</text>`);
-      parts.push(`<text x="${x + pw / 2}" y="${ly + 27}" font-size="10.5" fill="#555" text-anchor="middle">${esc(p.legend.label ?? 'concept map value')}</text>`);
+      parts.push(
+        `<text x="${x + pw / 2}" y="${ly + 27}" font-size="10.5" fill="#555" text-anchor="middle">${esc(p.legend.label ?? 'concept map value')}</text>`,
+      );
     }
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="${esc(FONT)}">${parts.join('')}</svg>`;
   composites.push({ input: Buffer.from(svg), left: 0, top: 0 });
-  return sharp({ create: { width: W, height: H, channels: 3, background: '#ffffff' } }).composite(composites).png().toBuffer();
+  return sharp({ create: { width: W, height: H, channels: 3, background: '#ffffff' } })
+    .composite(composites)
+    .png()
+    .toBuffer();
 }
 
 /**
@@ -146,7 +156,11 @@ export async function renderExplanationFigure(
   heading: string,
 ): Promise<Buffer> {
   const panels: FigurePanel[] = [
-    { image: view, title: 'image (as the model sees it)', subtitle: `${explanation.class}: p = ${explanation.probability.toFixed(3)}, logit ${short(explanation.logit)}` },
+    {
+      image: view,
+      title: 'image (as the model sees it)',
+      subtitle: `${explanation.class}: p = ${explanation.probability.toFixed(3)}, logit ${short(explanation.logit)}`,
+    },
   ];
   for (const c of explanation.contributions) {
     const map = maps(c.index);
@@ -182,14 +196,18 @@ export function contributionBarsSvg(e: ClassExplanation): string {
   const parts: string[] = [];
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="12" y="24" font-size="16" font-weight="bold">${esc(fit(`Why "${e.class}"? Concept contributions W_F·ĉ`, 16, W - 24))}</text>`);
-  parts.push(`<text x="12" y="44" font-size="12.5" fill="#333">${esc(`logit ${short(e.logit)} = bias + Σ contributions;  p = ${e.probability.toFixed(3)}`)}</text>`);
+  parts.push(
+    `<text x="12" y="44" font-size="12.5" fill="#333">${esc(`logit ${short(e.logit)} = bias + Σ contributions;  p = ${e.probability.toFixed(3)}`)}</text>`,
+  );
   parts.push(`<line x1="${zero}" x2="${zero}" y1="${top - 4}" y2="${top + rows.length * rowH}" stroke="#444" stroke-width="1"/>`);
   rows.forEach((r, k) => {
     const y = top + k * rowH;
     const len = (Math.abs(r.value) / maxAbs) * half;
     const x = r.value >= 0 ? zero : zero - len;
     const colour = r.grey ? '#9a9a9a' : r.value >= 0 ? POSITIVE : NEGATIVE;
-    parts.push(`<text x="${labelW - 8}" y="${y + 17}" font-size="${fontSize}" text-anchor="end"${r.grey ? ' fill="#555" font-style="italic"' : ''}>${esc(fit(r.label, fontSize, labelW - 12))}</text>`);
+    parts.push(
+      `<text x="${labelW - 8}" y="${y + 17}" font-size="${fontSize}" text-anchor="end"${r.grey ? ' fill="#555" font-style="italic"' : ''}>${esc(fit(r.label, fontSize, labelW - 12))}</text>`,
+    );
     parts.push(`<rect x="${x.toFixed(1)}" y="${y + 4}" width="${Math.max(len, 0.5).toFixed(1)}" height="${rowH - 8}" fill="${colour}"/>`);
     const vx = r.value >= 0 ? zero + len + 5 : zero - len - 5;
     parts.push(`<text x="${vx.toFixed(1)}" y="${y + 17}" font-size="12" text-anchor="${r.value >= 0 ? 'start' : 'end'}">${esc(signed(r.value))}</text>`);
@@ -215,7 +233,11 @@ export async function renderRegionFigure(
   heading: string,
 ): Promise<Buffer> {
   const panels: FigurePanel[] = [
-    { image: outlineRegion(view, region), title: `region ${explanation.region}`, subtitle: `${explanation.area} input pixels (${(100 * explanation.fraction).toFixed(1)}% of the image)` },
+    {
+      image: outlineRegion(view, region),
+      title: `region ${explanation.region}`,
+      subtitle: `${explanation.area} input pixels (${(100 * explanation.fraction).toFixed(1)}% of the image)`,
+    },
   ];
   for (const s of explanation.bySum) {
     const map = maps(s.index);

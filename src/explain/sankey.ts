@@ -38,7 +38,9 @@ export function sankeySvg(rules: readonly DecisionRule[], options: { title?: str
   const gap = 6;
   const top = 62;
 
-  const leftLabels = concepts.map((c, i) => (single ? `${c} (${links.find((k) => k.concept === i)!.weight >= 0 ? '+' : ''}${short(links.find((k) => k.concept === i)!.weight)})` : c));
+  const leftLabels = concepts.map((c, i) =>
+    single ? `${c} (${links.find((k) => k.concept === i)!.weight >= 0 ? '+' : ''}${short(links.find((k) => k.concept === i)!.weight)})` : c,
+  );
   const leftW = Math.min(320, Math.max(80, ...leftLabels.map((s) => textWidth(s, fontSize))) + 14);
   const rightW = Math.min(260, Math.max(80, ...rules.map((r) => textWidth(r.class, fontSize + 1.5))) + 20);
   const nodeW = 14;
@@ -94,16 +96,24 @@ export function sankeySvg(rules: readonly DecisionRule[], options: { title?: str
   concepts.forEach((_, c) => {
     const n = left[c]!;
     parts.push(`<rect x="${lx}" y="${n.y.toFixed(1)}" width="${nodeW}" height="${n.h.toFixed(1)}" fill="#555"/>`);
-    parts.push(`<text x="${lx - 6}" y="${(n.y + n.h / 2 + 4.5).toFixed(1)}" font-size="${fontSize}" text-anchor="end">${esc(fit(leftLabels[c]!, fontSize, leftW - 10))}</text>`);
+    parts.push(
+      `<text x="${lx - 6}" y="${(n.y + n.h / 2 + 4.5).toFixed(1)}" font-size="${fontSize}" text-anchor="end">${esc(fit(leftLabels[c]!, fontSize, leftW - 10))}</text>`,
+    );
   });
   rules.forEach((r, l) => {
     const n = right[l]!;
     parts.push(`<rect x="${rx}" y="${n.y.toFixed(1)}" width="${nodeW}" height="${n.h.toFixed(1)}" fill="#222"/>`);
-    parts.push(`<text x="${rx + nodeW + 6}" y="${(n.y + n.h / 2 + 5).toFixed(1)}" font-size="${fontSize + 1.5}" font-weight="bold">${esc(fit(r.class, fontSize + 1.5, rightW - 12))}</text>`);
+    parts.push(
+      `<text x="${rx + nodeW + 6}" y="${(n.y + n.h / 2 + 5).toFixed(1)}" font-size="${fontSize + 1.5}" font-weight="bold">${esc(fit(r.class, fontSize + 1.5, rightW - 12))}</text>`,
+    );
   });
   if (links.length === 0) parts.push(`<text x="${lx}" y="${top + 14}" font-size="13" fill="#a00">no non-zero weights</text>`);
   const ly = H - 20;
-  parts.push(`<rect x="12" y="${ly - 10}" width="12" height="12" fill="${POSITIVE}" fill-opacity="0.7"/><text x="30" y="${ly}" font-size="12">positive weight (concept present → class more likely)</text>`);
-  parts.push(`<rect x="${Math.min(W - 230, 400)}" y="${ly - 10}" width="12" height="12" fill="${NEGATIVE}" fill-opacity="0.7"/><text x="${Math.min(W - 230, 400) + 18}" y="${ly}" font-size="12">negative weight</text>`);
+  parts.push(
+    `<rect x="12" y="${ly - 10}" width="12" height="12" fill="${POSITIVE}" fill-opacity="0.7"/><text x="30" y="${ly}" font-size="12">positive weight (concept present → class more likely)</text>`,
+  );
+  parts.push(
+    `<rect x="${Math.min(W - 230, 400)}" y="${ly - 10}" width="12" height="12" fill="${NEGATIVE}" fill-opacity="0.7"/><text x="${Math.min(W - 230, 400) + 18}" y="${ly}" font-size="12">negative weight</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H.toFixed(0)}" viewBox="0 0 ${W} ${H.toFixed(0)}" font-family="${esc(FONT)}">${parts.join('')}</svg>\n`;
 }

@@ -49,7 +49,19 @@ export function listFrames(dir: string): string[] {
 export async function extractVideoFrames(file: string, outDir: string, options: { fps: number; maxFrames: number; ffmpeg?: string }): Promise<string[]> {
   const ffmpeg = options.ffmpeg ?? 'ffmpeg';
   mkdirSync(outDir, { recursive: true });
-  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', file, '-vf', `fps=${options.fps}`, '-frames:v', String(options.maxFrames), join(outDir, 'frame-%06d.png')];
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-i',
+    file,
+    '-vf',
+    `fps=${options.fps}`,
+    '-frames:v',
+    String(options.maxFrames),
+    join(outDir, 'frame-%06d.png'),
+  ];
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
     const child = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -57,16 +69,23 @@ export async function extractVideoFrames(file: string, outDir: string, options: 
       stderr += d.toString();
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'ENOENT'
-        ? new Error(`${file}: decoding a video needs ffmpeg, which was not found (${ffmpeg}). Install ffmpeg (e.g. \`apt-get install ffmpeg\`), or extract the frames into a folder and pass the folder instead.`)
-        : new Error(`${file}: could not run ffmpeg (${err.message})`));
+      reject(
+        err.code === 'ENOENT'
+          ? new Error(
+              `${file}: decoding a video needs ffmpeg, which was not found (${ffmpeg}). Install ffmpeg (e.g. \`apt-get install ffmpeg\`), or extract the frames into a folder and pass the folder instead.`,
+            )
+          : new Error(`${file}: could not run ffmpeg (${err.message})`),
+      );
     });
     child.on('close', (code) => {
       if (code === 0) resolve();
       else reject(new Error(`${file}: ffmpeg could not decode the video (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ') || 'no message'}`));
     });
   });
-  const frames = readdirSync(outDir).filter((n) => /^frame-\d+\.png$/.test(n)).sort().map((n) => join(outDir, n));
+  const frames = readdirSync(outDir)
+    .filter((n) => /^frame-\d+\.png$/.test(n))
+    .sort()
+    .map((n) => join(outDir, n));
   if (frames.length === 0) throw new Error(`${file}: ffmpeg produced no frames`);
   return frames;
 }
@@ -218,17 +237,20 @@ async function explainFrames(
     const name = model.concepts[concepts[k]!]!;
     let lo = Infinity;
     let hi = -Infinity;
-    for (const f of frames) for (const v of f.concepts[k]!.map) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
+    for (const f of frames)
+      for (const v of f.concepts[k]!.map) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
     ranges[name] = [lo, hi];
     const rendered: Buffer[] = [];
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
       const c = f.concepts[k]!;
       const over = overlayHeatmap(views[i]!, c.map, model.grid, [lo, hi]);
-      rendered.push(await captionFrame(over, `#${f.frame} ${name} ${short(c.activation)} → ${f.prediction.class} ${(100 * f.prediction.probability).toFixed(0)}%`, lo, hi));
+      rendered.push(
+        await captionFrame(over, `#${f.frame} ${name} ${short(c.activation)} → ${f.prediction.class} ${(100 * f.prediction.probability).toFixed(0)}%`, lo, hi),
+      );
     }
     const tag = safeName(name);
     if (options.format === 'frames') {
@@ -263,7 +285,8 @@ async function captionFrame(frame: RgbImage, text: string, lo: number, hi: numbe
   const { width: w, height: h } = frame;
   const stops = Array.from({ length: 11 }, (_, k) => `<stop offset="${k / 10}" stop-color="${colormapHex(k / 10)}"/>`).join('');
   const barW = Math.min(90, Math.round(w / 4));
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${CAPTION_H}" font-family="${esc(FONT)}">` +
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${CAPTION_H}" font-family="${esc(FONT)}">` +
     `<defs><linearGradient id="c" x1="0" x2="1">${stops}</linearGradient></defs>` +
     `<rect width="${w}" height="${CAPTION_H}" fill="#ffffff"/>` +
     `<text x="4" y="12" font-size="10.5">${esc(fit(text, 10.5, w - 8))}</text>` +
@@ -288,7 +311,12 @@ export async function writeFramePngs(dir: string, frames: readonly RgbImage[]): 
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i]!;
     const file = join(dir, `frame-${String(i + 1).padStart(4, '0')}.png`);
-    writeFileSync(file, await sharp(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { raw: { width: f.width, height: f.height, channels: 3 } }).png().toBuffer());
+    writeFileSync(
+      file,
+      await sharp(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { raw: { width: f.width, height: f.height, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
     files.push(file);
   }
   return files;

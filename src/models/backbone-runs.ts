@@ -30,7 +30,11 @@ export async function* runBackbone(
   const pre = backbone.config.preprocess;
   const pixels = new Float32Array(options.batchSize * 3 * S * S);
   const indexed = samples.map((s, index) => ({ path: s.path, index }));
-  for await (const batch of iterateBatches(indexed, pre.resize, { batchSize: options.batchSize, skipBad: options.skipBad, interpolation: pre.interpolation ?? DEFAULT_INTERPOLATION })) {
+  for await (const batch of iterateBatches(indexed, pre.resize, {
+    batchSize: options.batchSize,
+    skipBad: options.skipBad,
+    interpolation: pre.interpolation ?? DEFAULT_INTERPOLATION,
+  })) {
     const decoded = new Set(batch.samples.map((s) => s.index));
     const all = indexed.slice(batch.start, batch.start + batch.samples.length + batch.skipped.length);
     const failed = all.filter((s) => !decoded.has(s.index));

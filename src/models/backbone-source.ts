@@ -29,7 +29,8 @@ function modelInFolder(dir: string): string | undefined {
   return undefined;
 }
 
-const offline = (): boolean => ['HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'].some((k) => ['1', 'true', 'yes', 'on'].includes((process.env[k] ?? '').toLowerCase()));
+const offline = (): boolean =>
+  ['HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'].some((k) => ['1', 'true', 'yes', 'on'].includes((process.env[k] ?? '').toLowerCase()));
 
 /**
  * The local path of the backbone ONNX file `source` names: the file itself, the model file of a
@@ -58,7 +59,9 @@ export async function resolveBackboneModel(source: string, options: BackboneSour
   }
   const looked = places.length ? ` (looked in ${places.join(', ')})` : '';
   if (!hfEnv.allowRemoteModels || offline()) {
-    throw new Error(`backbone "${id}": not found locally${looked} and remote models are disabled; download it elsewhere and put its files in one of those folders (${BACKBONE_FOLDER_FILES.join(' or ')}), or pass a local .onnx file`);
+    throw new Error(
+      `backbone "${id}": not found locally${looked} and remote models are disabled; download it elsewhere and put its files in one of those folders (${BACKBONE_FOLDER_FILES.join(' or ')}), or pass a local .onnx file`,
+    );
   }
   // transformers.js downloads config.json and onnx/model.onnx into its cache; the session it
   // opens on the way is not the one used (the backbone's derived model is), so it is released.

@@ -269,7 +269,9 @@ function buildTail(
 
   if (config.layout === 'nchw') {
     if (featDims.length !== 4 || featDims[0] !== batch) {
-      throw new Error(`${src}: feature tensor ${f} has shape [${featDims.join(', ')}]; layout 'nchw' needs N×D×h×w (is it a token tensor? use layout 'tokens')`);
+      throw new Error(
+        `${src}: feature tensor ${f} has shape [${featDims.join(', ')}]; layout 'nchw' needs N×D×h×w (is it a token tensor? use layout 'tokens')`,
+      );
     }
     const [, d, h, w] = featDims as [number, number, number, number];
     D = d;
@@ -286,21 +288,46 @@ function buildTail(
     const P = cls === 'none' ? T : T - 1;
     const side = Math.round(Math.sqrt(P));
     if (P <= 0 || side * side !== P) {
-      const hint = cls === 'none'
-        ? (Number.isInteger(Math.sqrt(T - 1)) ? " (token 0 looks like a CLS token: set cls to 'drop' or 'concat')" : '')
-        : (Number.isInteger(Math.sqrt(T)) ? " (there seems to be no CLS token: set cls to 'none')" : '');
-      throw new Error(`${src}: feature tensor ${f} has ${T} tokens; its ${P} patch tokens${cls === 'none' ? '' : ' (after the CLS token)'} do not form a square grid${hint}`);
+      const hint =
+        cls === 'none'
+          ? Number.isInteger(Math.sqrt(T - 1))
+            ? " (token 0 looks like a CLS token: set cls to 'drop' or 'concat')"
+            : ''
+          : Number.isInteger(Math.sqrt(T))
+            ? " (there seems to be no CLS token: set cls to 'none')"
+            : '';
+      throw new Error(
+        `${src}: feature tensor ${f} has ${T} tokens; its ${P} patch tokens${cls === 'none' ? '' : ' (after the CLS token)'} do not form a square grid${hint}`,
+      );
     }
     native = [side, side];
-    tokens = cls === 'none'
-      ? f
-      : b.op('Gather', [f, b.constI64(Array.from({ length: P }, (_, i) => i + 1), [P], 'salf_patch_index')], { axis: attr.i(1) }, 'salf_patches');
+    tokens =
+      cls === 'none'
+        ? f
+        : b.op(
+            'Gather',
+            [
+              f,
+              b.constI64(
+                Array.from({ length: P }, (_, i) => i + 1),
+                [P],
+                'salf_patch_index',
+              ),
+            ],
+            { axis: attr.i(1) },
+            'salf_patches',
+          );
   }
 
   const same = native[0] === grid[0] && native[1] === grid[1];
   const resized = same
     ? b.op('Identity', [tokens], {}, cls === 'concat' ? 'salf_resized' : FEATURES_OUTPUT)
-    : b.op('MatMul', [b.constF32(gridResizeMatrix(native, grid), [G, native[0] * native[1]], 'salf_resize_matrix'), tokens], {}, cls === 'concat' ? 'salf_resized' : FEATURES_OUTPUT);
+    : b.op(
+        'MatMul',
+        [b.constF32(gridResizeMatrix(native, grid), [G, native[0] * native[1]], 'salf_resize_matrix'), tokens],
+        {},
+        cls === 'concat' ? 'salf_resized' : FEATURES_OUTPUT,
+      );
   featureDim = D;
   if (cls === 'concat') {
     const clsTok = b.op('Gather', [f, b.constI64([0], [1], 'salf_cls_index')], { axis: attr.i(1) }, 'salf_cls'); // N×1×D
@@ -309,7 +336,9 @@ function buildTail(
     featureDim = 2 * D;
   }
 
-  const outputs = [{ name: FEATURES_OUTPUT, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'batch' }, { dimValue: G }, { dimValue: featureDim }] } } } }];
+  const outputs = [
+    { name: FEATURES_OUTPUT, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'batch' }, { dimValue: G }, { dimValue: featureDim }] } } } },
+  ];
   let numClasses: number | undefined;
   if (config.logitsTensor && logitDims) {
     if (logitDims[0] !== batch || logitDims.length < 2) {

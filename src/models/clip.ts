@@ -12,13 +12,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import {
-  AutoImageProcessor,
-  AutoTokenizer,
-  CLIPTextModelWithProjection,
-  CLIPVisionModelWithProjection,
-  env as hfEnv,
-} from '@huggingface/transformers';
+import { AutoImageProcessor, AutoTokenizer, CLIPTextModelWithProjection, CLIPVisionModelWithProjection, env as hfEnv } from '@huggingface/transformers';
 import { Engine, ort, type Device, type ModelResource } from '../engine/session.js';
 import { fromFloat16Bits, toFloat16Bits } from '../store/float16.js';
 import type { ImageEncoder, TextEncoder as TextEncoderApi } from './encoders.js';
@@ -122,8 +116,7 @@ function squareSize(v: unknown, what: string, where: string): number | undefined
  * always apply to RGB values in [0, 1]. `where` names the file in errors.
  */
 export function clipPreprocessing(cfg: Record<string, unknown>, where = 'preprocessor_config.json'): ClipPreprocessing {
-  const size = (cfg.do_center_crop !== false ? squareSize(cfg.crop_size, 'crop_size', where) : undefined)
-    ?? squareSize(cfg.size, 'size', where);
+  const size = (cfg.do_center_crop !== false ? squareSize(cfg.crop_size, 'crop_size', where) : undefined) ?? squareSize(cfg.size, 'size', where);
   if (size === undefined || !Number.isInteger(size) || size <= 0) {
     throw new Error(`${where}: no usable crop_size or size (need a positive integer input size)`);
   }
@@ -195,14 +188,19 @@ async function probeHub(modelId: string, revision: string, timeoutMs: number): P
     throw new Error(`CLIP "${modelId}": the Hugging Face hub (${hfEnv.remoteHost}) is unreachable (${why}) and the model is not in the cache. ${hubAdvice()}`);
   }
   if (status === 401 || status === 403 || status === 404) {
-    throw new Error(`CLIP "${modelId}": not found on the hub at revision "${revision}" (HTTP ${status}; gated or private repositories need HF_TOKEN). A local folder also works: ${LAYOUT_DOC}.`);
+    throw new Error(
+      `CLIP "${modelId}": not found on the hub at revision "${revision}" (HTTP ${status}; gated or private repositories need HF_TOKEN). A local folder also works: ${LAYOUT_DOC}.`,
+    );
   }
   if (status >= 400) throw new Error(`CLIP "${modelId}": the hub answered HTTP ${status} for ${url}`);
 }
 
 /** The parts of a transformers.js tokenizer used here. */
 interface Tokenizer {
-  (texts: string[], options: { padding: boolean; truncation: boolean; max_length?: number }): {
+  (
+    texts: string[],
+    options: { padding: boolean; truncation: boolean; max_length?: number },
+  ): {
     input_ids: { data: BigInt64Array; dims: number[] };
     attention_mask: { data: BigInt64Array; dims: number[] };
   };
@@ -309,8 +307,7 @@ export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
     }
 
     const projection = parts.vision.config.projection_dim;
-    const dims = [projection, fixedDim(vs, 'image_embeds', 1, false), fixedDim(ts, 'text_embeds', 1, false)]
-      .filter((d): d is number => typeof d === 'number');
+    const dims = [projection, fixedDim(vs, 'image_embeds', 1, false), fixedDim(ts, 'text_embeds', 1, false)].filter((d): d is number => typeof d === 'number');
     if (dims.length === 0) throw new Error(`${where}: embedding width unknown (config.json has no projection_dim)`);
     if (dims.some((d) => d !== dims[0])) {
       throw new Error(`${where}: embedding widths disagree (config projection_dim, image_embeds, text_embeds: ${dims.join(', ')})`);
@@ -360,7 +357,9 @@ export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
     const isCached = cached !== undefined && missingFiles(cached, precision).length === 0;
     if (!isCached) {
       if (isOffline()) {
-        throw new Error(`CLIP "${modelId}": HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set and the model is not in the cache (${cached ?? 'no cache'}). ${hubAdvice()}`);
+        throw new Error(
+          `CLIP "${modelId}": HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set and the model is not in the cache (${cached ?? 'no cache'}). ${hubAdvice()}`,
+        );
       }
       await probeHub(modelId, revision, options.hubTimeoutMs ?? 10_000);
     }
@@ -368,10 +367,14 @@ export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
     // (transformers.js looks some files up outside `cache_dir` when given a hub id).
     const parts = isCached
       ? await ClipModel.loadParts(cached, `"${modelId}" (cached at ${cached})`, { local_files_only: true }, engine, precision)
-      : await ClipModel.loadParts(modelId, `"${modelId}"`, { revision, local_files_only: false, ...(cacheDir ? { cache_dir: cacheDir } : {}) }, engine, precision);
-    const hash = cached !== undefined && missingFiles(cached, precision).length === 0
-      ? `#sha256:${await hashFiles(cached, await identityFiles(cached))}`
-      : '';
+      : await ClipModel.loadParts(
+          modelId,
+          `"${modelId}"`,
+          { revision, local_files_only: false, ...(cacheDir ? { cache_dir: cacheDir } : {}) },
+          engine,
+          precision,
+        );
+    const hash = cached !== undefined && missingFiles(cached, precision).length === 0 ? `#sha256:${await hashFiles(cached, await identityFiles(cached))}` : '';
     return ClipModel.create(parts, `hf:${modelId}@${revision}${hash}${precisionTag(precision)}`, modelId, device, options);
   }
 
@@ -408,9 +411,10 @@ export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
         AutoImageProcessor.from_pretrained(pathOrId, hfOptions),
       ]);
     } catch (err) {
-      const hint = engine.device === 'cuda'
-        ? ' (device cuda: is onnxruntime-node installed with CUDA, e.g. ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js?)'
-        : '';
+      const hint =
+        engine.device === 'cuda'
+          ? ' (device cuda: is onnxruntime-node installed with CUDA, e.g. ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js?)'
+          : '';
       throw new Error(`CLIP ${where}: could not be loaded by transformers.js${hint}: ${(err as Error).message}`);
     }
     const [vision, text, tokenizer, processor] = loaded as [HfModel, HfModel, Tokenizer, { config: Record<string, unknown> }];
@@ -503,7 +507,6 @@ export class ClipModel implements ImageEncoder, TextEncoderApi, ModelResource {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-
 }
 
 /** The id suffix of non-default weights (so caches keyed by the id never mix precisions). */

@@ -73,7 +73,12 @@ export const exportInfoSchema = z.looseObject({
   pooling,
   featureDim: positiveInt,
   finalLayer,
-  backbone: z.looseObject({ file: z.string(), featureTensor: z.string(), layout: z.enum(['nchw', 'tokens']), cls: z.enum(['none', 'drop', 'concat']).optional() }),
+  backbone: z.looseObject({
+    file: z.string(),
+    featureTensor: z.string(),
+    layout: z.enum(['nchw', 'tokens']),
+    cls: z.enum(['none', 'drop', 'concat']).optional(),
+  }),
   clip,
   opset: positiveInt,
 });

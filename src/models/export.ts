@@ -131,7 +131,12 @@ export async function buildExportModel(model: SalfCbm, fileName = 'model.onnx'):
   // Internal value names get a prefix so they cannot clash with the backbone's.
   const keep = new Set<string>([FEATURES_OUTPUT, ...outputNames]);
   const prefixed = (n: string): string => (keep.has(n) || n.startsWith('salf_head_') ? n : `salf_head_${n}`);
-  const nodes = (g.node ?? []).map((n) => ({ ...n, name: `salf_head_${n.name}`, input: (n.input ?? []).map(prefixed), output: (n.output ?? []).map(prefixed) }));
+  const nodes = (g.node ?? []).map((n) => ({
+    ...n,
+    name: `salf_head_${n.name}`,
+    input: (n.input ?? []).map(prefixed),
+    output: (n.output ?? []).map(prefixed),
+  }));
   const initializers = (g.initializer ?? []).map((t) => ({ ...t, name: prefixed(t.name ?? '') }));
 
   const batch: number | string = backbone.fixedBatch ?? 'N';
@@ -179,10 +184,7 @@ export async function buildExportModel(model: SalfCbm, fileName = 'model.onnx'):
     opset,
   };
   out.docString = `SALF-CBM (spatially-aware label-free concept bottleneck model) on ${basename(source)}: ${M} concepts, ${L} classes, grid ${grid[0]}×${grid[1]}, ${config.pooling} pooling`;
-  out.metadataProps = [
-    ...(out.metadataProps ?? []).filter((p) => p.key !== EXPORT_METADATA_KEY),
-    { key: EXPORT_METADATA_KEY, value: JSON.stringify(info) },
-  ];
+  out.metadataProps = [...(out.metadataProps ?? []).filter((p) => p.key !== EXPORT_METADATA_KEY), { key: EXPORT_METADATA_KEY, value: JSON.stringify(info) }];
   return { model: out, info, warnings };
 }
 

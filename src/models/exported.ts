@@ -20,7 +20,8 @@ import { exportInfoSchema } from './config-schemas.js';
 /** Float32 values of an initializer (raw little-endian bytes or float_data). */
 function tensorValues(t: onnxProto.onnx.ITensorProto, source: string): Float32Array {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) throw new Error(`${source}: initializer ${t.name} is not float32`);
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new Error(`${source}: initializer ${t.name} is stored as external data; a SALF-CBM export holds everything in one file`);
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+    throw new Error(`${source}: initializer ${t.name} is stored as external data; a SALF-CBM export holds everything in one file`);
   if (t.rawData && t.rawData.length > 0) {
     const raw = t.rawData;
     const copy = new Uint8Array(raw.length);
@@ -83,7 +84,12 @@ export class ExportedSalfCbm {
    * Opens exported model bytes; the description comes from `sidecar` when given, else from the
    * model's metadata. `source` names the model in errors.
    */
-  static async fromBytes(bytes: Uint8Array, source: string, sidecar?: { path: string; text: string }, engine: Engine = getDefaultEngine()): Promise<ExportedSalfCbm> {
+  static async fromBytes(
+    bytes: Uint8Array,
+    source: string,
+    sidecar?: { path: string; text: string },
+    engine: Engine = getDefaultEngine(),
+  ): Promise<ExportedSalfCbm> {
     const model: ModelProto = decodeModel(bytes, source);
     const graph = model.graph!;
     let info: ExportInfo;
@@ -91,7 +97,9 @@ export class ExportedSalfCbm {
     else {
       const meta = (model.metadataProps ?? []).find((p) => p.key === EXPORT_METADATA_KEY);
       if (!meta?.value) {
-        throw new Error(`${source}: an ONNX model, but not a SALF-CBM export (no sidecar ${sidecarPath(source)} and no "${EXPORT_METADATA_KEY}" metadata); export one with \`salf-cbm export\``);
+        throw new Error(
+          `${source}: an ONNX model, but not a SALF-CBM export (no sidecar ${sidecarPath(source)} and no "${EXPORT_METADATA_KEY}" metadata); export one with \`salf-cbm export\``,
+        );
       }
       info = parseInfo(meta.value, `${source} (metadata ${EXPORT_METADATA_KEY})`);
     }
@@ -103,7 +111,9 @@ export class ExportedSalfCbm {
       if (!t) throw new Error(`${source}: no initializer ${name}; is this a SALF-CBM export?`);
       const dims = (t.dims ?? []).map(Number);
       if (dims.length !== shape.length || dims.some((d, i) => d !== shape[i])) {
-        throw new Error(`${source}: initializer ${name} has shape [${dims.join(', ')}], expected [${shape.join(', ')}] (M=${M} concepts, L=${L} classes in its description)`);
+        throw new Error(
+          `${source}: initializer ${name} has shape [${dims.join(', ')}], expected [${shape.join(', ')}] (M=${M} concepts, L=${L} classes in its description)`,
+        );
       }
       const v = tensorValues(t, source);
       const length = shape.reduce((a, b) => a * b, 1);
@@ -119,7 +129,8 @@ export class ExportedSalfCbm {
       finalBias: get(HEAD_TENSORS.finalBias, [L]),
     };
     const flat = head.std.findIndex((v) => !(v > 0));
-    if (flat >= 0) throw new Error(`${source}: ${HEAD_TENSORS.std} of concept "${info.concepts[flat]}" is ${head.std[flat]}; standard deviations must be positive`);
+    if (flat >= 0)
+      throw new Error(`${source}: ${HEAD_TENSORS.std} of concept "${info.concepts[flat]}" is ${head.std[flat]}; standard deviations must be positive`);
     const outputs = new Set((graph.output ?? []).map((o) => o.name));
     for (const name of Object.values(HEAD_OUTPUTS)) {
       if (!outputs.has(name)) throw new Error(`${source}: the model has no output ${name}; is this a SALF-CBM export?`);

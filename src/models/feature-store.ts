@@ -148,7 +148,10 @@ export class FeatureStore<S extends { path: string }> {
 
   private requireComplete(): void {
     const missing = this.store.missingShards();
-    if (missing.length > 0) throw new Error(`${this.store.dir}: ${missing.length} of ${this.store.numShards} feature shards are missing (shards ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''})`);
+    if (missing.length > 0)
+      throw new Error(
+        `${this.store.dir}: ${missing.length} of ${this.store.numShards} feature shards are missing (shards ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''})`,
+      );
   }
 }
 

@@ -53,7 +53,10 @@ class GraphIndex {
   private readonly constants = new Map<string, ITensorProto>();
   private readonly consumers = new Map<string, INodeProto[]>();
 
-  constructor(readonly nodes: INodeProto[], initializers: ITensorProto[]) {
+  constructor(
+    readonly nodes: INodeProto[],
+    initializers: ITensorProto[],
+  ) {
     for (const t of initializers) if (t.name) this.constants.set(t.name, t);
     for (const n of nodes) {
       if (n.opType === 'Constant') {
@@ -115,7 +118,12 @@ function classify(n: INodeProto, g: GraphIndex): Omit<FeatureTensorChoice, 'node
       return { featureTensor: input, layout: 'nchw', reason: `input of ${label} over axes [${axes.join(', ')}] (H×W), the global pooling nearest the output` };
     }
     if (axes && sameSet(axes, [1])) {
-      return { featureTensor: input, layout: 'tokens', cls: 'none', reason: `input of ${label} over axis 1, a mean over the tokens (no CLS token) nearest the output` };
+      return {
+        featureTensor: input,
+        layout: 'tokens',
+        cls: 'none',
+        reason: `input of ${label} over axis 1, a mean over the tokens (no CLS token) nearest the output`,
+      };
     }
     return undefined;
   }
@@ -125,7 +133,12 @@ function classify(n: INodeProto, g: GraphIndex): Omit<FeatureTensorChoice, 'node
   if (op === 'Gather' && (intAttr(n, 'axis') ?? 0) === 1) {
     const idx = g.ints(n.input?.[1]);
     if (idx && idx.length === 1 && idx[0] === 0) {
-      return { featureTensor: input, layout: 'tokens', cls: 'drop', reason: `input of ${label}, which takes token 0 (the CLS token) for the classifier: the patch tokens, CLS dropped` };
+      return {
+        featureTensor: input,
+        layout: 'tokens',
+        cls: 'drop',
+        reason: `input of ${label}, which takes token 0 (the CLS token) for the classifier: the patch tokens, CLS dropped`,
+      };
     }
     return undefined;
   }
@@ -134,7 +147,12 @@ function classify(n: INodeProto, g: GraphIndex): Omit<FeatureTensorChoice, 'node
     const ends = g.ints(n.input?.[2]);
     const axes = g.ints(n.input?.[3]);
     if (starts?.length === 1 && starts[0] === 0 && ends?.length === 1 && ends[0] === 1 && axes?.length === 1 && axes[0] === 1) {
-      return { featureTensor: input, layout: 'tokens', cls: 'drop', reason: `input of ${label}, which slices token 0 (the CLS token) for the classifier: the patch tokens, CLS dropped` };
+      return {
+        featureTensor: input,
+        layout: 'tokens',
+        cls: 'drop',
+        reason: `input of ${label}, which slices token 0 (the CLS token) for the classifier: the patch tokens, CLS dropped`,
+      };
     }
   }
   return undefined;

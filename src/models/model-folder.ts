@@ -70,7 +70,9 @@ export function openModelFolder(dir: string, what: string): ModelFolder {
   }
   const manifest = parseJson(decodeUtf8(readOrThrow(manifestPath), manifestPath), manifestPath) as ModelFolderManifest;
   if (manifest?.format !== 'salf-cbm-folder' || manifest.version !== 1 || typeof manifest.files !== 'object' || manifest.files === null) {
-    throw new Error(`${manifestPath}: not a salf-cbm folder manifest (format ${JSON.stringify(manifest?.format)}, version ${JSON.stringify(manifest?.version)})`);
+    throw new Error(
+      `${manifestPath}: not a salf-cbm folder manifest (format ${JSON.stringify(manifest?.format)}, version ${JSON.stringify(manifest?.version)})`,
+    );
   }
   const verified = new Map<string, Uint8Array>();
   for (const [name, entry] of Object.entries(manifest.files)) {

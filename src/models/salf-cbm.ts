@@ -124,9 +124,16 @@ export class SalfCbm implements ModelResource {
    * Runs backbone and head on image files. Returns the outputs for the images that decoded
    * and the paths of those that did not (only with `skipBad`; otherwise a bad file throws).
    */
-  async forwardImages(paths: readonly string[], options: { batchSize?: number; skipBad?: boolean } = {}): Promise<SalfOutputs & { paths: string[]; skipped: { path: string; reason: string }[] }> {
+  async forwardImages(
+    paths: readonly string[],
+    options: { batchSize?: number; skipBad?: boolean } = {},
+  ): Promise<SalfOutputs & { paths: string[]; skipped: { path: string; reason: string }[] }> {
     const backbone = await this.backbone();
-    const feats = await extractFeatures(backbone, paths.map((path) => ({ path })), options);
+    const feats = await extractFeatures(
+      backbone,
+      paths.map((path) => ({ path })),
+      options,
+    );
     const out = await this.forwardFeatures(feats.F, feats.samples.length);
     return { ...out, paths: feats.samples.map((s) => s.path), skipped: feats.skipped };
   }
@@ -196,7 +203,8 @@ export class SalfCbm implements ModelResource {
     const raw = folder.json('config.json') as { format?: unknown } | null;
     if (raw?.format !== 'salf-cbm') throw new Error(`${configPath}: not a SALF-CBM config (format is ${String(raw?.format)})`);
     const config: SalfCbmConfig = checkJson(raw, salfCbmConfigSchema, configPath, 'SALF-CBM config');
-    if (!(Number.isInteger(config.featureDim) && config.featureDim > 0)) throw new Error(`${configPath}: featureDim must be a positive integer, got ${JSON.stringify(config.featureDim)}`);
+    if (!(Number.isInteger(config.featureDim) && config.featureDim > 0))
+      throw new Error(`${configPath}: featureDim must be a positive integer, got ${JSON.stringify(config.featureDim)}`);
     const concepts = checkJson(folder.json('concepts.json'), nameListSchema, join(dir, 'concepts.json'), 'concept list');
     const classes = checkJson(folder.json('classes.json'), nameListSchema, join(dir, 'classes.json'), 'class list');
     const weightsPath = join(dir, WEIGHTS_FILE);
@@ -206,10 +214,13 @@ export class SalfCbm implements ModelResource {
       const t = tensors[name];
       if (!t) throw new Error(`${weightsPath}: missing tensor ${name}`);
       if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
-        throw new Error(`${weightsPath}: tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] (M=${M} concepts, L=${L} classes, D=${D} from config.json)`);
+        throw new Error(
+          `${weightsPath}: tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] (M=${M} concepts, L=${L} classes, D=${D} from config.json)`,
+        );
       }
       const bad = firstNonFinite(t.data);
-      if (bad >= 0) throw new Error(`${weightsPath}: tensor ${name} holds ${t.data[bad]} at index ${bad}; the model is corrupt or its training diverged — train it again`);
+      if (bad >= 0)
+        throw new Error(`${weightsPath}: tensor ${name} holds ${t.data[bad]} at index ${bad}; the model is corrupt or its training diverged — train it again`);
       return t.data;
     };
     const std = get(TENSOR_NAMES.std, [M]);

@@ -66,9 +66,7 @@ export const HEAD_TENSORS = {
 /** A Reduce* node over one axis without keeping it, in the form `opset` expects. */
 function reduce(b: GraphBuilder, op: 'ReduceMean' | 'ReduceMax' | 'ReduceSum', x: string, axis: number, opset: number): string {
   const axesAsInput = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
-  return axesAsInput
-    ? b.op(op, [x, b.constI64([axis])], { keepdims: attr.i(0) })
-    : b.op(op, [x], { axes: attr.ints([axis]), keepdims: attr.i(0) });
+  return axesAsInput ? b.op(op, [x, b.constI64([axis])], { keepdims: attr.i(0) }) : b.op(op, [x], { axes: attr.ints([axis]), keepdims: attr.i(0) });
 }
 
 /**
@@ -170,7 +168,12 @@ export function buildClassifierModel(shape: Pick<HeadShape, 'M' | 'L' | 'grid'>,
  * first; decoding float16 is exact), → concept maps → pooled activations `activations` [B, M].
  * No standardisation or final layer: training fits those from these activations.
  */
-export function buildPoolModel(shape: { G: number; D: number; M: number }, conceptWeight: Float32Array, pooling: Pooling, dtype: 'float16' | 'float32'): Uint8Array {
+export function buildPoolModel(
+  shape: { G: number; D: number; M: number },
+  conceptWeight: Float32Array,
+  pooling: Pooling,
+  dtype: 'float16' | 'float32',
+): Uint8Array {
   const b = new GraphBuilder(`pool_activations_${pooling}`);
   const input = b.input('features', dtype, ['B', shape.G, shape.D]);
   const features = dtype === 'float16' ? b.op('Cast', [input], { to: attr.i(1) }) : input;

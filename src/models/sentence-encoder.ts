@@ -66,7 +66,8 @@ export class SentenceEncoder implements TextEncoder, ModelResource {
     for (let i = 0; i < texts.length; i += this.batch) {
       const chunk = texts.slice(i, i + this.batch);
       const t = await this.extractor(chunk, { pooling: this.pooling, normalize: true });
-      if (t.data.length !== chunk.length * this.embedDim) throw new Error(`${this.id}: ${t.data.length} values for ${chunk.length} texts of width ${this.embedDim}`);
+      if (t.data.length !== chunk.length * this.embedDim)
+        throw new Error(`${this.id}: ${t.data.length} values for ${chunk.length} texts of width ${this.embedDim}`);
       out.set(t.data, i * this.embedDim);
     }
     return out;

@@ -65,9 +65,7 @@ export function classIndexOf(shape: Shape, colour: Colour): number {
  * The class index of a scene under the rule, or -1 when the largest object's pair is no class
  * (never the case for generated scenes).
  */
-export function classifyObjects(
-  objects: readonly Pick<SceneObject, 'shape' | 'colour' | 'radius'>[],
-): number {
+export function classifyObjects(objects: readonly Pick<SceneObject, 'shape' | 'colour' | 'radius'>[]): number {
   const i = largestObjectIndex(objects);
   if (i < 0) return -1;
   const o = objects[i]!;

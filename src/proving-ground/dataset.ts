@@ -32,16 +32,7 @@ import { decodePng, encodeGrayPng } from './png.js';
 import { renderScene, type RenderedScene } from './render.js';
 import type { Background, SceneObject } from './scene.js';
 import { CONCEPTS, COLOURS, conceptKind, PATTERNS, SHAPES, type Concept, type ConceptKind } from './vocab.js';
-import {
-  HELD_OUT,
-  IN_DISTRIBUTION_BACKGROUNDS,
-  isHeldOut,
-  sampleScene,
-  SHIFTED_BACKGROUNDS,
-  SPLITS,
-  type Combination,
-  type SplitName,
-} from './world.js';
+import { HELD_OUT, IN_DISTRIBUTION_BACKGROUNDS, isHeldOut, sampleScene, SHIFTED_BACKGROUNDS, SPLITS, type Combination, type SplitName } from './world.js';
 
 /** Number of images per split. */
 export type WorldCounts = Readonly<Record<SplitName, number>>;
@@ -136,9 +127,7 @@ export function splitOfId(id: string): SplitName {
 }
 
 /** Renders image `index` of a split and builds its annotation (no file I/O). */
-export function renderWorldImage(
-  seed: number, split: SplitName, index: number, size = 224,
-): { rendered: RenderedScene; annotation: ImageAnnotation } {
+export function renderWorldImage(seed: number, split: SplitName, index: number, size = 224): { rendered: RenderedScene; annotation: ImageAnnotation } {
   const sampled = sampleScene(seed, split, index, size);
   const rendered = renderScene(sampled.scene);
   const n = sampled.scene.objects.length;
@@ -296,8 +285,7 @@ export async function generateWorld(options: GenerateWorldOptions): Promise<Worl
 
   writeNamed(join(outDir, 'index.json'), JSON.stringify(splits, null, 1) + '\n');
   const rel = (split: SplitName): string[] => splits[split].map((e) => e.image.slice('images/'.length));
-  const splitFile = (test: SplitName): string =>
-    JSON.stringify({ train: rel('train'), val: rel('val'), test: rel(test) }, null, 1) + '\n';
+  const splitFile = (test: SplitName): string => JSON.stringify({ train: rel('train'), val: rel('val'), test: rel(test) }, null, 1) + '\n';
   writeNamed(join(outDir, 'split.json'), splitFile('test'));
   writeNamed(join(outDir, 'split-shifted.json'), splitFile('shifted'));
   const world = manifest(seed, size, options.counts);
@@ -337,9 +325,7 @@ export function loadLabelMask(outDir: string, id: string): Uint8Array {
 }
 
 /** The 0/1 mask of a concept: pixels of the objects that carry the concept word. */
-export function conceptMaskFromLabels(
-  labels: Uint8Array, objects: readonly Pick<SceneObject, 'shape' | 'colour' | 'pattern'>[], concept: string,
-): Uint8Array {
+export function conceptMaskFromLabels(labels: Uint8Array, objects: readonly Pick<SceneObject, 'shape' | 'colour' | 'pattern'>[], concept: string): Uint8Array {
   const kind = conceptKind(concept);
   const table = new Uint8Array(256);
   objects.forEach((o, i) => {

@@ -163,7 +163,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const bb = await model.backbone();
   const index = readIndex(world);
   const standardised = async (entries: SplitEntry[], label: string) => {
-    const f = await extractFeatures(bb, entries.map((e) => ({ path: join(world, e.image), label: e.classIndex })), { cacheDir, progress, label });
+    const f = await extractFeatures(
+      bb,
+      entries.map((e) => ({ path: join(world, e.image), label: e.classIndex })),
+      { cacheDir, progress, label },
+    );
     const res = await model.forwardFeatures(f.F, f.samples.length);
     return { X: res.standardised, y: Int32Array.from(f.samples.map((s) => s.label)), n: f.samples.length };
   };
@@ -171,7 +175,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const valS = await standardised(index.val, 'features (val)');
   progress.start('final layer (dense)', 1000);
   const dense = await trainFinalLayer({
-    Xtrain: trainS.X, ytrain: trainS.y, Xval: valS.X, yval: valS.y, nClasses: model.classes.length, mode: 'dense', seed, engine,
+    Xtrain: trainS.X,
+    ytrain: trainS.y,
+    Xval: valS.X,
+    yval: valS.y,
+    nClasses: model.classes.length,
+    mode: 'dense',
+    seed,
+    engine,
     onProgress: (p) => progress.update(p.epoch),
   });
   progress.stop();
@@ -182,7 +193,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const measure = async (split: 'test' | 'shifted'): Promise<SplitMeasures> => {
     const entries = index[split];
     const paths = entries.map((e) => join(world, e.image));
-    const feats = await extractFeatures(bb, paths.map((path, i) => ({ path, label: entries[i]!.classIndex })), { cacheDir, progress, label: `features (${split})` });
+    const feats = await extractFeatures(
+      bb,
+      paths.map((path, i) => ({ path, label: entries[i]!.classIndex })),
+      { cacheDir, progress, label: `features (${split})` },
+    );
     const n = feats.samples.length;
     const sparseOut = await model.forwardFeatures(feats.F, n);
     const denseOut = await denseModel.forwardFeatures(feats.F, n);
@@ -219,7 +234,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const size = clip.inputSize;
     const centres = gridCentres(size, model.config.grid[0], model.config.prompting.radius, placement);
     const centresX = gridCentres(size, model.config.grid[1], model.config.prompting.radius, placement);
-    const aligned = (map: ArrayLike<number>, _g: readonly [number, number], s: number) => upsampleAtCentres(map, centres.map((c) => (c * s) / size), centresX.map((c) => (c * s) / size), s, s);
+    const aligned = (map: ArrayLike<number>, _g: readonly [number, number], s: number) =>
+      upsampleAtCentres(
+        map,
+        centres.map((c) => (c * s) / size),
+        centresX.map((c) => (c * s) / size),
+        s,
+        s,
+      );
     const nodes = (_g: readonly [number, number], s: number) => ({ y: centres.map((c) => (c * s) / size), x: centresX.map((c) => (c * s) / size) });
     const scoreP = new LocalisationScore(aligned, nodes);
     const scoreC = new LocalisationScore(aligned, nodes);

@@ -22,8 +22,8 @@ export class LocalisationScore {
    * explain/prompt-aligned.ts with the circle centres as nodes.
    */
   constructor(
-    private readonly upsample: (map: ArrayLike<number>, grid: readonly [number, number], size: number) => Float32Array =
-      (map, grid, size) => upsampleBilinear(map, grid[0], grid[1], size, size),
+    private readonly upsample: (map: ArrayLike<number>, grid: readonly [number, number], size: number) => Float32Array = (map, grid, size) =>
+      upsampleBilinear(map, grid[0], grid[1], size, size),
     private readonly nodes: (grid: readonly [number, number], size: number) => { y: number[]; x: number[] } = (grid, size) => ({
       y: Array.from({ length: grid[0] }, (_, i) => Math.floor(((i + 0.5) * size) / grid[0])),
       x: Array.from({ length: grid[1] }, (_, i) => Math.floor(((i + 0.5) * size) / grid[1])),

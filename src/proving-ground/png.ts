@@ -67,7 +67,7 @@ export function decodePng(file: Uint8Array): DecodedPng {
   let height = 0;
   let channels = 0;
   const idat: Buffer[] = [];
-  for (let pos = 8; pos + 8 <= buf.length; ) {
+  for (let pos = 8; pos + 8 <= buf.length;) {
     const len = buf.readUInt32BE(pos);
     const type = buf.toString('latin1', pos + 4, pos + 8);
     const body = buf.subarray(pos + 8, pos + 8 + len);
@@ -102,10 +102,18 @@ export function decodePng(file: Uint8Array): DecodedPng {
       const c = y > 0 && i >= channels ? out[prev + i - channels]! : 0;
       let v: number;
       switch (filter) {
-        case 0: v = x; break;
-        case 1: v = x + a; break;
-        case 2: v = x + b; break;
-        case 3: v = x + ((a + b) >> 1); break;
+        case 0:
+          v = x;
+          break;
+        case 1:
+          v = x + a;
+          break;
+        case 2:
+          v = x + b;
+          break;
+        case 3:
+          v = x + ((a + b) >> 1);
+          break;
         case 4: {
           const p = a + b - c;
           const pa = Math.abs(p - a);
@@ -114,7 +122,8 @@ export function decodePng(file: Uint8Array): DecodedPng {
           v = x + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
           break;
         }
-        default: throw new Error(`bad PNG filter type ${filter}`);
+        default:
+          throw new Error(`bad PNG filter type ${filter}`);
       }
       out[row + i] = v & 0xff;
     }

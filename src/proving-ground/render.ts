@@ -6,15 +6,7 @@
  */
 import type { RgbImage } from '../data/rgb-image.js';
 import { Sfc32Rng } from './prng.js';
-import {
-  CROSS_ARM,
-  CROSS_HALF_WIDTH,
-  RING_INNER,
-  STAR_INNER,
-  type Background,
-  type Scene,
-  type SceneObject,
-} from './scene.js';
+import { CROSS_ARM, CROSS_HALF_WIDTH, RING_INNER, STAR_INNER, type Background, type Scene, type SceneObject } from './scene.js';
 
 /** A rendered scene. */
 export interface RenderedScene {

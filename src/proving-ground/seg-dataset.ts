@@ -30,7 +30,8 @@ export function provingGroundSegDataset(worldDir: string, split: SplitName = 'te
       if (!e) throw new Error(`${dir}: image index ${i} is outside the ${split} split [0, ${entries.length})`);
       const image = await decodeRgb(join(dir, e.image));
       const labels = loadLabelMask(dir, e.id);
-      if (labels.length !== image.width * image.height) throw new Error(`${dir}: the mask of ${e.id} has ${labels.length} pixels, the image ${image.width}×${image.height}`);
+      if (labels.length !== image.width * image.height)
+        throw new Error(`${dir}: the mask of ${e.id} has ${labels.length} pixels, the image ${image.width}×${image.height}`);
       let data: Uint8Array;
       if (mask === 'objects') {
         data = labels.map((v) => (v > 0 ? 1 : 0));

@@ -56,9 +56,7 @@ export function isHeldOut(shape: Shape, colour: Colour): boolean {
   return HELD_OUT.some((c) => c.shape === shape && c.colour === colour);
 }
 
-const ALLOWED: readonly Combination[] = SHAPES.flatMap((shape) =>
-  COLOURS.filter((colour) => !isHeldOut(shape, colour)).map((colour) => ({ shape, colour })),
-);
+const ALLOWED: readonly Combination[] = SHAPES.flatMap((shape) => COLOURS.filter((colour) => !isHeldOut(shape, colour)).map((colour) => ({ shape, colour })));
 
 /** A sampled scene with its class. */
 export interface SampledScene {
@@ -80,9 +78,7 @@ function sampleBackground(rng: Sfc32Rng, style: BackgroundStyle, size: number): 
     colourA: backgroundColour(rng, v),
     colourB: backgroundColour(rng, v + dv),
     angle: rng.uniform(0, 2 * Math.PI),
-    scale: style === 'noise' ? rng.uniform(0.1, 0.2) * size
-      : style === 'checker' ? rng.uniform(0.06, 0.12) * size
-      : rng.uniform(0.5, 0.9) * size,
+    scale: style === 'noise' ? rng.uniform(0.1, 0.2) * size : style === 'checker' ? rng.uniform(0.06, 0.12) * size : rng.uniform(0.5, 0.9) * size,
     ox: rng.uniform(0.2, 0.8),
     oy: rng.uniform(0.2, 0.8),
     seed: rng.nextUint32(),
@@ -122,7 +118,10 @@ export function sampleScene(seed: number, split: SplitName, index: number, size 
   const mainR = rng.uniform(MAIN_RADIUS[0], MAIN_RADIUS[1]) * size;
   const margin = 2;
   const main = sampleObject(
-    rng, cls.shape, cls.colour, mainR,
+    rng,
+    cls.shape,
+    cls.colour,
+    mainR,
     rng.uniform(mainR + margin, size - mainR - margin),
     rng.uniform(mainR + margin, size - mainR - margin),
     size,
@@ -152,7 +151,12 @@ export function sampleScene(seed: number, split: SplitName, index: number, size 
 
 /** A free spot for a distractor: clear of the main object, mild overlap with other distractors. */
 function place(
-  rng: Sfc32Rng, objects: readonly SceneObject[], minR: number, maxR: number, size: number, margin: number,
+  rng: Sfc32Rng,
+  objects: readonly SceneObject[],
+  minR: number,
+  maxR: number,
+  size: number,
+  margin: number,
 ): { cx: number; cy: number; r: number } | null {
   for (let attempt = 0; attempt < 100; attempt++) {
     const r = rng.uniform(minR, maxR);

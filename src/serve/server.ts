@@ -115,7 +115,10 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
  * `{"error": …}` (or closes the connection when the answer had begun) and is reported to
  * `onError`; it never reaches the process.
  */
-export function isolateFailures(handler: RequestHandler, onError: (err: unknown, req: IncomingMessage) => void): (req: IncomingMessage, res: ServerResponse) => void {
+export function isolateFailures(
+  handler: RequestHandler,
+  onError: (err: unknown, req: IncomingMessage) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const failed = (err: unknown): void => {
       try {
@@ -175,7 +178,8 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
       return fail(405, 'method not allowed');
     }
     const hostName = hostHeaderName(req.headers.host ?? '');
-    if (isLoopback(host) && (hostName === undefined || !isLoopback(hostName))) return fail(421, 'this server only answers requests addressed to the loopback interface');
+    if (isLoopback(host) && (hostName === undefined || !isLoopback(hostName)))
+      return fail(421, 'this server only answers requests addressed to the loopback interface');
     // Dot segments are refused as sent, before URL parsing would fold them away.
     const raw = (req.url ?? '/').split(/[?#]/)[0]!;
     if (raw.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) return fail(403, 'path outside what this server serves');
@@ -247,7 +251,13 @@ export async function startExplorerServer(options: ExplorerServerOptions): Promi
   const server: Server = createServer(isolateFailures(handle, options.onRequestError ?? logRequestError));
   await new Promise<void>((ok, bad) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      bad(new Error(err.code === 'EADDRINUSE' ? `port ${options.port} on ${host} is already in use; pick another with --port (0 = any free port)` : `cannot listen on ${host}:${options.port ?? 0} (${err.message})`)),
+      bad(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${options.port} on ${host} is already in use; pick another with --port (0 = any free port)`
+            : `cannot listen on ${host}:${options.port ?? 0} (${err.message})`,
+        ),
+      ),
     );
     server.listen(options.port ?? 0, host, () => ok());
   });

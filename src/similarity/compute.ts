@@ -60,7 +60,10 @@ export interface ComputeOptions {
 }
 
 /** What opening the store needs of {@link ComputeOptions}. */
-export type PromptedStoreInputs = Pick<ComputeOptions, 'encoder' | 'images' | 'resize' | 'grid' | 'radius' | 'placement' | 'thickness' | 'cacheDir' | 'shardSize' | 'fingerprint'>;
+export type PromptedStoreInputs = Pick<
+  ComputeOptions,
+  'encoder' | 'images' | 'resize' | 'grid' | 'radius' | 'placement' | 'thickness' | 'cacheDir' | 'shardSize' | 'fingerprint'
+>;
 
 /** The store options (key fields) of a computation, without computing anything. */
 export function promptedStoreOptions(options: PromptedStoreInputs): OpenStoreOptions {
@@ -130,8 +133,14 @@ export async function computePromptedEmbeddings(options: ComputeOptions): Promis
     return Array.from({ length: r.count }, (_, i) => r.first + i);
   });
   const blank: RgbImage = { width: size, height: size, data: new Uint8Array(size * size * 3) };
-  const load = options.skipBad ? (p: string) => loadImage(p).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) })) : loadImage;
-  const loader = new Prefetcher(order.map((i) => paths[i]!), load, prefetch);
+  const load = options.skipBad
+    ? (p: string) => loadImage(p).catch((err: unknown) => ({ failed: err instanceof Error ? err.message : String(err) }))
+    : loadImage;
+  const loader = new Prefetcher(
+    order.map((i) => paths[i]!),
+    load,
+    prefetch,
+  );
   let position = 0;
   const buffers = [new Float32Array(batchSize * L), new Float32Array(batchSize * L)];
   try {

@@ -56,7 +56,10 @@ export class PixelMask {
   /** Rows that may hold painted pixels: [rowMin, rowMax]. */
   private rowMin = Infinity;
   private rowMax = -Infinity;
-  constructor(readonly width: number, readonly height: number) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
     this.mask = new Uint8Array(width * height);
   }
 
@@ -361,7 +364,11 @@ function circlePolygon(cx: number, cy: number, radius: number): Pt[] {
       out.push(prev);
     }
   }
-  if (out.length === 1) return [{ x: centerX, y: centerY }, { x: centerX, y: centerY }];
+  if (out.length === 1)
+    return [
+      { x: centerX, y: centerY },
+      { x: centerX, y: centerY },
+    ];
   return out;
 }
 
@@ -370,7 +377,12 @@ function circlePolygon(cx: number, cy: number, radius: number): Pt[] {
  * width×height image. `thickness` < 0 fills the disc.
  */
 export function rasterCircle(m: PixelMask, cx: number, cy: number, radius: number, thickness: number): void {
-  for (const [name, v] of [['cx', cx], ['cy', cy], ['radius', radius], ['thickness', thickness]] as const) {
+  for (const [name, v] of [
+    ['cx', cx],
+    ['cy', cy],
+    ['radius', radius],
+    ['thickness', thickness],
+  ] as const) {
     if (!Number.isInteger(v)) throw new Error(`circle: ${name} must be an integer, got ${v}`);
   }
   if (radius < 0) throw new Error(`circle: radius must be >= 0, got ${radius}`);

@@ -73,14 +73,7 @@ export function circlePixels(width: number, height: number, cx: number, cy: numb
  * Draws a circle in place on an interleaved RGB image, pixel for pixel as
  * `cv2.circle(img, (cx, cy), r, color, thickness, lineType=cv2.LINE_8)` (non-antialiased).
  */
-export function drawCircle(
-  img: RgbImage,
-  cx: number,
-  cy: number,
-  r: number,
-  thickness = 2,
-  color: readonly [number, number, number] = [255, 0, 0],
-): void {
+export function drawCircle(img: RgbImage, cx: number, cy: number, r: number, thickness = 2, color: readonly [number, number, number] = [255, 0, 0]): void {
   if (img.data.length !== img.width * img.height * 3) {
     throw new Error(`drawCircle: image data holds ${img.data.length} bytes, expected ${img.width}×${img.height}×3`);
   }

@@ -82,7 +82,15 @@ export function readJobRecord(cacheDir: string, stage: string): JobRecord | unde
  */
 export function joinJob(cacheDir: string, stage: string, worker: WorkerShard, stores: readonly JobStore[], command: readonly string[]): JobRecord {
   const path = jobRecordPath(cacheDir, stage);
-  const mine: JobRecord = { format: FORMAT, version: VERSION, stage, workers: worker.count, command: [...command], stores: [...stores], createdAt: new Date().toISOString() };
+  const mine: JobRecord = {
+    format: FORMAT,
+    version: VERSION,
+    stage,
+    workers: worker.count,
+    command: [...command],
+    stores: [...stores],
+    createdAt: new Date().toISOString(),
+  };
   createExclusive(path, JSON.stringify(mine, null, 2) + '\n');
   const record = readJobRecord(cacheDir, stage)!;
   if (record.workers !== worker.count) {
@@ -141,7 +149,8 @@ function createExclusive(path: string, text: string): void {
   try {
     linkSync(tmp, path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${path}: cannot create the job record (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw new Error(`${path}: cannot create the job record (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   } finally {
     unlinkSync(tmp);
   }

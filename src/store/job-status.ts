@@ -32,7 +32,11 @@ export function statusReport(stages: readonly StageStores[], command: readonly s
   const redo: StatusReport['redo'] = [];
   for (const { stage, stores, record } of stages) {
     const workers = record?.workers ?? 1;
-    lines.push(record ? `stage ${stage}: a job of ${workers} worker(s), started ${record.createdAt}` : `stage ${stage}: no distributed job (computed by train, or by one \`salf-cbm precompute\`)`);
+    lines.push(
+      record
+        ? `stage ${stage}: a job of ${workers} worker(s), started ${record.createdAt}`
+        : `stage ${stage}: no distributed job (computed by train, or by one \`salf-cbm precompute\`)`,
+    );
     const owners = new Set<number>();
     for (const { name, store } of stores) {
       const missing = store.missingShards();
@@ -62,7 +66,7 @@ function mib(bytes: number): string {
 /** `0-3, 7, 9-10` of ascending integers. */
 function ranges(xs: readonly number[]): string {
   const out: string[] = [];
-  for (let i = 0; i < xs.length; ) {
+  for (let i = 0; i < xs.length;) {
     let j = i;
     while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
     out.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);

@@ -22,20 +22,7 @@
  * file (and again whenever its size or modification time changes).
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../data/atomic-write.js';
@@ -144,7 +131,10 @@ export class RowStore {
   readonly fields: readonly FieldSpec[];
   private readonly rowLength: Map<string, number>;
 
-  private constructor(readonly dir: string, readonly manifest: RowStoreManifest) {
+  private constructor(
+    readonly dir: string,
+    readonly manifest: RowStoreManifest,
+  ) {
     this.numRows = manifest.numRows;
     this.shardSize = manifest.shardSize;
     this.numShards = manifest.numShards;
@@ -176,7 +166,8 @@ export class RowStore {
     mkdirSync(dir, { recursive: true });
     if (existsSync(manifestPath)) {
       const found = readManifest(dir);
-      if (found.key !== key) throw new Error(`${manifestPath}: the manifest's key ${found.key} does not match the inputs hashed to this folder (${key}); delete the folder`);
+      if (found.key !== key)
+        throw new Error(`${manifestPath}: the manifest's key ${found.key} does not match the inputs hashed to this folder (${key}); delete the folder`);
     } else {
       writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
     }
@@ -258,7 +249,8 @@ export class RowStore {
       const v = values[f.name];
       const expected = count * this.fieldLength(f.name);
       if (!v) throw new Error(`${path}: field '${f.name}' is missing from the shard's values`);
-      if (v.length !== expected) throw new Error(`${path}: field '${f.name}' has ${v.length} values, expected ${expected} (${count} rows × [${f.shape.join(', ')}])`);
+      if (v.length !== expected)
+        throw new Error(`${path}: field '${f.name}' has ${v.length} values, expected ${expected} (${count} rows × [${f.shape.join(', ')}])`);
       parts.push(encodeField(f, v, path));
     }
     for (const name of Object.keys(values)) this.field(name);
@@ -448,7 +440,8 @@ export class RowStore {
     const header = 16 + len <= bytes.length ? this.check(bytes.subarray(16, 16 + len), s) : undefined;
     if (!header) throw corrupt(path, 'unreadable or mismatched shard header');
     const payloadAt = align(16 + len);
-    if (bytes.length !== payloadAt + this.payloadBytes(header.count)) throw corrupt(path, `holds ${bytes.length} bytes, expected ${payloadAt + this.payloadBytes(header.count)}`);
+    if (bytes.length !== payloadAt + this.payloadBytes(header.count))
+      throw corrupt(path, `holds ${bytes.length} bytes, expected ${payloadAt + this.payloadBytes(header.count)}`);
     return { header, payloadAt };
   }
 
@@ -490,13 +483,15 @@ function align(n: number): number {
 function checkSpec(spec: RowStoreSpec): RowStoreSpec {
   if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(spec.kind)) throw new Error(`row store: kind '${spec.kind}' must be a short name of letters, digits, '-', '_' or '.'`);
   if (!Number.isInteger(spec.numRows) || spec.numRows < 1) throw new Error(`row store ${spec.kind}: numRows must be a positive integer, got ${spec.numRows}`);
-  if (!Number.isInteger(spec.shardSize) || spec.shardSize < 1) throw new Error(`row store ${spec.kind}: shardSize must be a positive integer, got ${spec.shardSize}`);
+  if (!Number.isInteger(spec.shardSize) || spec.shardSize < 1)
+    throw new Error(`row store ${spec.kind}: shardSize must be a positive integer, got ${spec.shardSize}`);
   if (spec.fields.length === 0) throw new Error(`row store ${spec.kind}: no fields`);
   const names = new Set<string>();
   const fields = spec.fields.map((f) => {
     if (names.has(f.name)) throw new Error(`row store ${spec.kind}: field '${f.name}' is given twice`);
     names.add(f.name);
-    if (f.dtype !== 'float16' && f.dtype !== 'float32') throw new Error(`row store ${spec.kind}: field '${f.name}' has dtype '${String(f.dtype)}' (float16 or float32)`);
+    if (f.dtype !== 'float16' && f.dtype !== 'float32')
+      throw new Error(`row store ${spec.kind}: field '${f.name}' has dtype '${String(f.dtype)}' (float16 or float32)`);
     for (const d of f.shape) if (!Number.isInteger(d) || d < 1) throw new Error(`row store ${spec.kind}: field '${f.name}' has shape [${f.shape.join(', ')}]`);
     return { name: f.name, shape: [...f.shape], dtype: f.dtype };
   });
@@ -505,13 +500,18 @@ function checkSpec(spec: RowStoreSpec): RowStoreSpec {
 }
 
 function storeKey(spec: RowStoreSpec): string {
-  return createHash('sha256').update(canonicalJson({ format: FORMAT, version: VERSION, ...spec })).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(canonicalJson({ format: FORMAT, version: VERSION, ...spec }))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** JSON with object keys sorted, so equal values hash equally. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
@@ -525,7 +525,8 @@ function readManifest(dir: string): RowStoreManifest {
     throw new Error(`${path}: cannot read the store manifest (${e.code ?? e.message})`);
   }
   const m = parseJson(text, path) as { format?: unknown; version?: unknown } | null;
-  if (m?.format !== FORMAT || m.version !== VERSION) throw new Error(`${path}: not a salf-cbm row store of version ${VERSION} (format ${String(m?.format)}, version ${String(m?.version)})`);
+  if (m?.format !== FORMAT || m.version !== VERSION)
+    throw new Error(`${path}: not a salf-cbm row store of version ${VERSION} (format ${String(m?.format)}, version ${String(m?.version)})`);
   return checkJson(m, manifestSchema, path, 'row store manifest');
 }
 
@@ -557,7 +558,9 @@ function encodeHeader(h: ShardHeader): Uint8Array {
 }
 
 function corrupt(path: string, problem: string): Error {
-  return new Error(`${path}: corrupt shard (${problem}); it is never used: run \`salf-cbm status --verify\` on the cache (or delete the file) to have it recomputed`);
+  return new Error(
+    `${path}: corrupt shard (${problem}); it is never used: run \`salf-cbm status --verify\` on the cache (or delete the file) to have it recomputed`,
+  );
 }
 
 function fileStamp(path: string): string {

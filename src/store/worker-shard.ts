@@ -68,7 +68,9 @@ export function resolveWorkerShard(options: { shard?: string; shardCount?: numbe
   if (k8s !== undefined) {
     const count = options.shardCount ?? intVar(env, 'SALF_CBM_SHARD_COUNT');
     if (count === undefined) {
-      throw new Error('JOB_COMPLETION_INDEX is set (Kubernetes Indexed Job) but not the number of workers: pass --shard-count or set SALF_CBM_SHARD_COUNT to the Job\'s completions');
+      throw new Error(
+        "JOB_COMPLETION_INDEX is set (Kubernetes Indexed Job) but not the number of workers: pass --shard-count or set SALF_CBM_SHARD_COUNT to the Job's completions",
+      );
     }
     return checked(k8s, count, `Kubernetes completion index ${k8s} of ${count}`);
   }

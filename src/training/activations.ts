@@ -134,9 +134,8 @@ export async function poolActivationsToStore(opts: PoolActivationsOptions): Prom
         gather.set(loaded.raw[field]!.subarray(within * rowLen, (within + 1) * rowLen), j * rowLen);
       }
       const view = gather.subarray(0, k * rowLen);
-      const input = spec.dtype === 'float16'
-        ? new ort.Tensor('float16', view as Uint16Array, [k, G, D])
-        : new ort.Tensor('float32', view as Float32Array, [k, G, D]);
+      const input =
+        spec.dtype === 'float16' ? new ort.Tensor('float16', view as Uint16Array, [k, G, D]) : new ort.Tensor('float32', view as Float32Array, [k, G, D]);
       const res = await session.run({ features: input });
       values.set(dataF32(res.activations!, 'activations'), c0 * M);
     }

@@ -37,7 +37,10 @@ export class Adam {
   /** Second-moment estimate. */
   readonly v: Float32Array;
 
-  constructor(readonly size: number, options: AdamOptions = {}) {
+  constructor(
+    readonly size: number,
+    options: AdamOptions = {},
+  ) {
     this.lr = options.lr ?? 1e-3;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;

@@ -43,8 +43,13 @@ const FORMAT = 'salf-cbm-cbl-checkpoint-1';
 export function saveCblCheckpoint(path: string, key: string, s: CblState): void {
   const t = (data: Float32Array) => ({ data, shape: [data.length] });
   const state = JSON.stringify({
-    step: s.step, done: s.done, bestStep: s.bestStep, bestValLoss: s.bestValLoss,
-    history: s.history, adamStep: s.adam.step, rng: s.rng,
+    step: s.step,
+    done: s.done,
+    bestStep: s.bestStep,
+    bestValLoss: s.bestValLoss,
+    history: s.history,
+    adamStep: s.adam.step,
+    rng: s.rng,
   });
   writeSafetensors(
     path,
@@ -67,12 +72,25 @@ export function loadCblCheckpoint(path: string, key: string, size: number): CblS
   for (const n of names) {
     if (tensors[n]?.data.length !== size) throw new Error(`${path}: tensor ${n} does not hold ${size} values`);
   }
-  if (metadata.sha256 !== contentHash(metadata.state, names.map((n) => tensors[n]!.data))) {
-    throw new Error(`${path}: the concept-layer checkpoint is corrupt (its SHA-256 does not match its content); delete it to train the concept layer from the start`);
+  if (
+    metadata.sha256 !==
+    contentHash(
+      metadata.state,
+      names.map((n) => tensors[n]!.data),
+    )
+  ) {
+    throw new Error(
+      `${path}: the concept-layer checkpoint is corrupt (its SHA-256 does not match its content); delete it to train the concept layer from the start`,
+    );
   }
   let st: {
-    step: number; done: boolean; bestStep: number; bestValLoss: number | null; history: CblHistoryEntry[];
-    adamStep: number; rng: [number, number, number, number];
+    step: number;
+    done: boolean;
+    bestStep: number;
+    bestValLoss: number | null;
+    history: CblHistoryEntry[];
+    adamStep: number;
+    rng: [number, number, number, number];
   };
   try {
     st = JSON.parse(metadata.state);

@@ -359,7 +359,13 @@ export class PreparedCblData {
   ) {}
 
   /** Prepares F [n,G,D] and I [n,G,E] (or their `rows`) against T [M,E]. The inputs are not kept. */
-  static async create(engine: Engine, data: { F: Float32Array; I: Float32Array; n: number }, T: Float32Array, dims: CblDims, options: PrepareOptions = {}): Promise<PreparedCblData> {
+  static async create(
+    engine: Engine,
+    data: { F: Float32Array; I: Float32Array; n: number },
+    T: Float32Array,
+    dims: CblDims,
+    options: PrepareOptions = {},
+  ): Promise<PreparedCblData> {
     const { G, D, E, M } = dims;
     const { n, rows } = { n: data.n, rows: options.rows };
     const B = rows ? rows.length : n;

@@ -118,7 +118,12 @@ export function copyAsFloat32(src: RowData, dst: Float32Array, offset = 0): void
  * Reads the given rows (ascending, distinct; all when 'all') of a source into float32 arrays
  * F [B,G,D], I [B,G,E] in that order, checking the chunk sizes against G·D and G·E.
  */
-export async function loadRows(source: CblRowSource, rows: readonly number[] | 'all', dims: { G: number; D: number; E: number }, maxRows: number): Promise<CblArraySet> {
+export async function loadRows(
+  source: CblRowSource,
+  rows: readonly number[] | 'all',
+  dims: { G: number; D: number; E: number },
+  maxRows: number,
+): Promise<CblArraySet> {
   const B = rows === 'all' ? source.n : rows.length;
   const fr = dims.G * dims.D;
   const ir = dims.G * dims.E;
@@ -139,8 +144,12 @@ export async function loadRows(source: CblRowSource, rows: readonly number[] | '
 /** Checks one chunk's array lengths against k rows of `fr` and `ir` values. */
 export function checkChunk(c: CblRowChunk, fr: number, ir: number, who: string): void {
   if (!Number.isInteger(c.k) || c.k < 1) throw new Error(`${who}: a chunk has k = ${c.k} rows`);
-  for (const [name, x] of [['F', c.F], ['I', c.I]] as const) {
-    if (!(x instanceof Float32Array || x instanceof Uint16Array)) throw new Error(`${who}: a chunk's ${name} is a ${(x as object).constructor.name}, expected a Float32Array or float16 bits in a Uint16Array`);
+  for (const [name, x] of [
+    ['F', c.F],
+    ['I', c.I],
+  ] as const) {
+    if (!(x instanceof Float32Array || x instanceof Uint16Array))
+      throw new Error(`${who}: a chunk's ${name} is a ${(x as object).constructor.name}, expected a Float32Array or float16 bits in a Uint16Array`);
   }
   if (c.F.length !== c.k * fr) throw new Error(`${who}: a chunk's F has ${c.F.length} values, expected k×G×D = ${c.k * fr}`);
   if (c.I.length !== c.k * ir) throw new Error(`${who}: a chunk's I has ${c.I.length} values, expected k×G×E = ${c.k * ir}`);

@@ -156,7 +156,14 @@ export class StreamedCblBatch {
   ) {}
 
   /** Reads the batch once for its feature and embedding means. */
-  static async create(engine: Engine, source: CblRowSource, rows: readonly number[] | 'all', T: Float32Array, dims: CblDims, options: StreamOptions): Promise<StreamedCblBatch> {
+  static async create(
+    engine: Engine,
+    source: CblRowSource,
+    rows: readonly number[] | 'all',
+    T: Float32Array,
+    dims: CblDims,
+    options: StreamOptions,
+  ): Promise<StreamedCblBatch> {
     const { G, D, E, M } = dims;
     const B = rows === 'all' ? source.n : rows.length;
     if (!Number.isInteger(B) || B < 1) throw new Error(`CBL stream: the batch has ${B} images`);
@@ -217,7 +224,12 @@ export class StreamedCblBatch {
   }
 
   /** Per column: r = ‖b‖, nb = r + eps, nP = ‖u‖ + eps and sim3 s. */
-  private columns(sums: { sbb: Float64Array; sbu: Float64Array; suu: Float64Array }): { r: Float64Array; nb: Float64Array; nP: Float64Array; sim: Float64Array } {
+  private columns(sums: { sbb: Float64Array; sbu: Float64Array; suu: Float64Array }): {
+    r: Float64Array;
+    nb: Float64Array;
+    nP: Float64Array;
+    sim: Float64Array;
+  } {
     const n = sums.sbb.length;
     const r = sums.sbb.map(Math.sqrt);
     const nb = r.map((x) => x + this.eps);

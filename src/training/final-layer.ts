@@ -140,8 +140,14 @@ export function selectPathPoint(path: readonly PathSummary[], rule: SelectRule, 
 
 function summary(p: PathPoint): PathSummary {
   const s: PathSummary = {
-    lambda: p.lambda, lr: p.lr, loss: p.loss, trainAcc: p.trainAcc,
-    nnz: p.nnz, nec: p.nec, epochs: p.epochs, stop: p.stop,
+    lambda: p.lambda,
+    lr: p.lr,
+    loss: p.loss,
+    trainAcc: p.trainAcc,
+    nnz: p.nnz,
+    nec: p.nec,
+    epochs: p.epochs,
+    stop: p.stop,
   };
   if (p.valAcc !== undefined) {
     s.valLoss = p.valLoss;

@@ -229,7 +229,9 @@ function finishReg({ classSum, colSum, count }: RegSums, N: number, nClasses: nu
 }
 
 /** The λ and step-size schedule glm_saga would run for these options. */
-export function lambdaPath(opts: Pick<GlmSagaOptions, 'X' | 'y' | 'nClasses' | 'alpha' | 'stepSize' | 'lrDecayFactor' | 'k' | 'epsilon' | 'doZero' | 'maxReg' | 'lambdas'>): { lambdas: number[]; lrs: number[] } {
+export function lambdaPath(
+  opts: Pick<GlmSagaOptions, 'X' | 'y' | 'nClasses' | 'alpha' | 'stepSize' | 'lrDecayFactor' | 'k' | 'epsilon' | 'doZero' | 'maxReg' | 'lambdas'>,
+): { lambdas: number[]; lrs: number[] } {
   const alpha = opts.alpha ?? 0.99;
   const lr = opts.stepSize ?? 0.1;
   const decay = opts.lrDecayFactor ?? 1;
@@ -285,10 +287,12 @@ function buildStepGraph(L: number, M: number): Uint8Array {
   g.op('Add', [bavg, g.op('Mul', [gb, scale])], {}, 'bavgNew');
   const dW = g.op('Sub', [Wn, W]);
   const db = g.op('Sub', [bn, bias]);
-  g.op('Add', [
-    g.op('ReduceSum', [g.op('Mul', [dW, dW])], { keepdims: attr.i(0) }),
-    g.op('ReduceSum', [g.op('Mul', [db, db])], { keepdims: attr.i(0) }),
-  ], {}, 'crit2');
+  g.op(
+    'Add',
+    [g.op('ReduceSum', [g.op('Mul', [dW, dW])], { keepdims: attr.i(0) }), g.op('ReduceSum', [g.op('Mul', [db, db])], { keepdims: attr.i(0) })],
+    {},
+    'crit2',
+  );
   const ls = g.op('LogSoftmax', [Z], { axis: attr.i(1) });
   g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, ls])], { keepdims: attr.i(0) })], {}, 'ceSum');
   g.output('Wnew', 'float32', [L, M]);
@@ -392,7 +396,14 @@ export async function sagaStep(engine: Engine, L: number, M: number, s: SagaStep
  * chunks of 8192 rows (read in order from the blocks of a streamed X: the same chunks, the same
  * sums). Ties in the argmax go to the lowest class index.
  */
-export async function evaluateLinear(engine: Engine, W: Float32Array, b: Float32Array, data: LabelledSet, L: number, M: number): Promise<{ ce: number; acc: number }> {
+export async function evaluateLinear(
+  engine: Engine,
+  W: Float32Array,
+  b: Float32Array,
+  data: LabelledSet,
+  L: number,
+  M: number,
+): Promise<{ ce: number; acc: number }> {
   const N = data.y.length;
   if (N === 0) return { ce: NaN, acc: NaN };
   const session = await engine.cached(`glm_eval:${L}x${M}`, () => buildEvalGraph(L, M));
@@ -457,7 +468,8 @@ interface Plan {
 /** Decides between the in-memory and the streamed run (see the module comment). */
 function plan(opts: GlmSagaOptions, N: number, M: number, L: number): Plan {
   const mode = opts.streaming ?? 'auto';
-  if (mode !== 'auto' && mode !== 'always' && mode !== 'never') throw new Error(`glmSaga: streaming must be 'auto', 'always' or 'never', got '${String(mode)}'`);
+  if (mode !== 'auto' && mode !== 'always' && mode !== 'never')
+    throw new Error(`glmSaga: streaming must be 'auto', 'always' or 'never', got '${String(mode)}'`);
   const usable = usableBytes(parseMemoryBudget(opts.memoryBudget));
   const valRows = opts.val?.y.length ?? 0;
   const fits = (N + valRows) * M * 4 + N * L * 4 <= usable / 2;
@@ -471,7 +483,8 @@ function plan(opts: GlmSagaOptions, N: number, M: number, L: number): Plan {
   const windowRows = opts.windowRows ?? rowsFor(usable / 8, M * 4, { min: 1 });
   if (!Number.isInteger(windowRows) || windowRows < 1) throw new Error(`glmSaga: windowRows must be a positive integer, got ${windowRows}`);
   const where = opts.sagaTable ?? 'auto';
-  if (where !== 'auto' && where !== 'memory' && where !== 'disk') throw new Error(`glmSaga: sagaTable must be 'auto', 'memory' or 'disk', got '${String(where)}'`);
+  if (where !== 'auto' && where !== 'memory' && where !== 'disk')
+    throw new Error(`glmSaga: sagaTable must be 'auto', 'memory' or 'disk', got '${String(where)}'`);
   const inMemory = where === 'memory' || (where === 'auto' && N * L * 4 <= usable / 4);
   return { X, val: opts.val, streamed, windowRows, table: inMemory ? memoryTable(N, L) : diskTable(N, L, opts.scratchDir) };
 }

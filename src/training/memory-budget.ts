@@ -67,7 +67,8 @@ export function parseMemoryBudget(value: string | number | undefined): number {
   }
   if (!Number.isFinite(bytes) || bytes <= 0) throw new Error(`memory budget ${String(value)}: must be a positive size`);
   bytes = Math.floor(bytes);
-  if (bytes < MIN_MEMORY_BUDGET) throw new Error(`memory budget ${String(value)} (${formatBytes(bytes)}) is below the minimum ${formatBytes(MIN_MEMORY_BUDGET)}`);
+  if (bytes < MIN_MEMORY_BUDGET)
+    throw new Error(`memory budget ${String(value)} (${formatBytes(bytes)}) is below the minimum ${formatBytes(MIN_MEMORY_BUDGET)}`);
   return bytes;
 }
 

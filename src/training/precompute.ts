@@ -103,9 +103,16 @@ export interface KeptSplit {
  * before any features are computed.
  */
 export function scanSplits(inputs: Pick<PrecomputeInputs, 'data' | 'splitFile' | 'valFraction' | 'seed'>): { folder: Dataset; train: Sample[]; val: Sample[] } {
-  const folder = openDataset(inputs.data, inputs.splitFile ? { splitFile: inputs.splitFile } : { holdout: { val: inputs.valFraction ?? TRAINING_DEFAULTS.valFraction, seed: inputs.seed ?? TRAINING_DEFAULTS.seed } });
+  const folder = openDataset(
+    inputs.data,
+    inputs.splitFile
+      ? { splitFile: inputs.splitFile }
+      : { holdout: { val: inputs.valFraction ?? TRAINING_DEFAULTS.valFraction, seed: inputs.seed ?? TRAINING_DEFAULTS.seed } },
+  );
   if (folder.classes.length < 2) {
-    throw new Error(`${folder.root}: only one class${folder.kind === 'folder' ? ' folder' : ''} ("${folder.classes[0]}"); a classifier needs at least 2 (root/<class>/<images>)`);
+    throw new Error(
+      `${folder.root}: only one class${folder.kind === 'folder' ? ' folder' : ''} ("${folder.classes[0]}"); a classifier needs at least 2 (root/<class>/<images>)`,
+    );
   }
   const train = folder.split('train');
   const val = folder.split('val');
@@ -130,7 +137,11 @@ export function classesWithout(classes: readonly string[], samples: readonly Sam
  * Loads the models the stages need and opens (creating if needed) their stores; computes
  * nothing. `engine` and `clip` are reused when given.
  */
-export async function openStores(inputs: PrecomputeInputs, stages: readonly PrecomputeStage[], given: { engine?: Engine; clip?: ClipModel } = {}): Promise<PrecomputeStores> {
+export async function openStores(
+  inputs: PrecomputeInputs,
+  stages: readonly PrecomputeStage[],
+  given: { engine?: Engine; clip?: ClipModel } = {},
+): Promise<PrecomputeStores> {
   const { folder, train, val } = scanSplits(inputs);
   for (const w of folder.warnings) inputs.progress?.log(`warning: ${w}`);
   const grid = inputs.grid ?? TRAINING_DEFAULTS.grid;
@@ -142,7 +153,10 @@ export async function openStores(inputs: PrecomputeInputs, stages: readonly Prec
   if (stages.includes('features')) {
     backbone = await Backbone.load(inputs.backbone, grid, engine);
     features = { train: FeatureStore.open(backbone, train, inputs.cacheDir, layout), val: FeatureStore.open(backbone, val, inputs.cacheDir, layout) };
-    named.set('features', [{ name: 'features (train)', store: features.train.store }, { name: 'features (val)', store: features.val.store }]);
+    named.set('features', [
+      { name: 'features (train)', store: features.train.store },
+      { name: 'features (val)', store: features.val.store },
+    ]);
   }
   let clip: ClipModel | undefined;
   let prompted: EmbeddingStore | undefined;
@@ -151,7 +165,11 @@ export async function openStores(inputs: PrecomputeInputs, stages: readonly Prec
     prompted = await EmbeddingStore.open(promptedStoreOptions(promptedInputs(inputs, clip, [...train, ...val])));
     named.set('embeddings', [{ name: 'prompted embeddings (train+val)', store: prompted.rows }]);
   }
-  const split = (samples: Sample[], fs: FeatureStore<Sample> | undefined, promptedFirst: number): SplitStores => ({ samples, ...(fs ? { features: fs } : {}), promptedFirst });
+  const split = (samples: Sample[], fs: FeatureStore<Sample> | undefined, promptedFirst: number): SplitStores => ({
+    samples,
+    ...(fs ? { features: fs } : {}),
+    promptedFirst,
+  });
   return {
     folder,
     cacheDir: inputs.cacheDir,
@@ -169,7 +187,10 @@ export async function openStores(inputs: PrecomputeInputs, stages: readonly Prec
 export async function computeStores(stores: PrecomputeStores, inputs: PrecomputeInputs, worker?: WorkerShard): Promise<void> {
   const progress = inputs.progress ?? silentProgress;
   if (stores.backbone) {
-    for (const [split, label] of [[stores.train, 'features (train)'], [stores.val, 'features (val)']] as const) {
+    for (const [split, label] of [
+      [stores.train, 'features (train)'],
+      [stores.val, 'features (val)'],
+    ] as const) {
       await computeFeatureStore(stores.backbone, split.samples, {
         cacheDir: inputs.cacheDir,
         dtype: inputs.featureDtype,
@@ -202,7 +223,12 @@ export async function computeStores(stores: PrecomputeStores, inputs: Precompute
  * of shards and returns the status of every store of the stages. `command` is the worker
  * command's arguments without `--shard`, `--shard-count` and `--stage` (recorded for the status).
  */
-export async function precomputeWorker(inputs: PrecomputeInputs, stages: readonly PrecomputeStage[], worker: WorkerShard, command: readonly string[]): Promise<StatusReport> {
+export async function precomputeWorker(
+  inputs: PrecomputeInputs,
+  stages: readonly PrecomputeStage[],
+  worker: WorkerShard,
+  command: readonly string[],
+): Promise<StatusReport> {
   const stores = await openStores(inputs, stages);
   for (const [stage, list] of stores.stages) joinJob(inputs.cacheDir, stage, worker, jobStores(list), command);
   inputs.progress?.log(`worker ${worker.index}/${worker.count} (${worker.source})`);
@@ -224,7 +250,10 @@ export function status(stores: PrecomputeStores, command: readonly string[]): St
  * shard or a store that differs from the job's is refused with the status and the commands that
  * redo the missing shards.
  */
-export async function trainingStores(inputs: PrecomputeInputs & { computeMissing?: boolean }, given: { engine?: Engine; clip?: ClipModel } = {}): Promise<PrecomputeStores> {
+export async function trainingStores(
+  inputs: PrecomputeInputs & { computeMissing?: boolean },
+  given: { engine?: Engine; clip?: ClipModel } = {},
+): Promise<PrecomputeStores> {
   const stores = await openStores(inputs, PRECOMPUTE_STAGES, given);
   if (!inputs.computeMissing) {
     for (const [stage, list] of stores.stages) {

@@ -81,7 +81,14 @@ export function windows(matrix: RowMatrix, order: ArrayLike<number>, windowRows:
 }
 
 /** The batches of one epoch of a streamed X (see the module comment). */
-export function* streamedBatches(matrix: RowMatrix, y: Int32Array, batchSize: number, order: 'shuffle' | 'sequential', rng: Rng, windowRows: number): Generator<SagaBatch> {
+export function* streamedBatches(
+  matrix: RowMatrix,
+  y: Int32Array,
+  batchSize: number,
+  order: 'shuffle' | 'sequential',
+  rng: Rng,
+  windowRows: number,
+): Generator<SagaBatch> {
   const { n: N, m: M } = matrix;
   const nb = matrix.blocks.length;
   const blockOrder = order === 'shuffle' ? rng.permutation(nb) : Int32Array.from({ length: nb }, (_, i) => i);

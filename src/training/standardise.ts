@@ -93,7 +93,8 @@ function finishStandardiser(mean: Float64Array, sq: Float64Array, N: number): St
 /** (X − mean) / std for every row of X (N×M); a new array unless `out` is given. */
 export function applyStandardiser(X: Float32Array, N: number, M: number, s: Standardiser, out = new Float32Array(N * M)): Float32Array {
   checkShape('applyStandardiser', X, [N, M]);
-  if (s.mean.length !== M || s.std.length !== M) throw new Error(`applyStandardiser: statistics have ${s.mean.length}/${s.std.length} values for ${M} concepts`);
+  if (s.mean.length !== M || s.std.length !== M)
+    throw new Error(`applyStandardiser: statistics have ${s.mean.length}/${s.std.length} values for ${M} concepts`);
   if (out.length !== N * M) throw new Error(`applyStandardiser: output has ${out.length} values, expected ${N * M}`);
   for (let n = 0; n < N; n++) {
     const row = n * M;

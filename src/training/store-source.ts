@@ -46,8 +46,14 @@ export function storeSource(features: StoreColumn, prompted: StoreColumn): CblRo
       for (let c0 = 0; c0 < total; c0 += maxRows) {
         const k = Math.min(maxRows, total - c0);
         const idx = Array.from({ length: k }, (_, j) => (rows === 'all' ? c0 + j : rows[c0 + j]!));
-        const F = features.store.readRows(features.field, idx.map((i) => features.rows[i]!));
-        const I = prompted.store.readRows(prompted.field, idx.map((i) => prompted.rows[i]!));
+        const F = features.store.readRows(
+          features.field,
+          idx.map((i) => features.rows[i]!),
+        );
+        const I = prompted.store.readRows(
+          prompted.field,
+          idx.map((i) => prompted.rows[i]!),
+        );
         await visit({ F, I, k, rows: idx });
       }
     },

@@ -236,13 +236,28 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   const splitKey = (s: CblSplit): { id?: string; arrays: Float32Array[] } => (isRowSource(s) ? { id: s.identity(), arrays: [] } : { arrays: [s.F, s.I] });
   const trainKey = ckpt === undefined ? undefined : splitKey(train);
   const valKey = ckpt === undefined ? undefined : splitKey(val);
-  const key = ckpt === undefined ? '' : checkpointKey(
-    {
-      M, G, D, E, maxSteps, valEvery, stepSamples, seed: options.seed ?? 0, lr: opt.lr, adam: options.adam ?? {}, eps: options.eps, reduction: options.reduction ?? 'sum',
-      trainSource: trainKey!.id, valSource: valKey!.id, // undefined (left out of the JSON) for in-memory splits
-    },
-    [...trainKey!.arrays, ...valKey!.arrays, T, ...(options.init ? [options.init] : [])],
-  );
+  const key =
+    ckpt === undefined
+      ? ''
+      : checkpointKey(
+          {
+            M,
+            G,
+            D,
+            E,
+            maxSteps,
+            valEvery,
+            stepSamples,
+            seed: options.seed ?? 0,
+            lr: opt.lr,
+            adam: options.adam ?? {},
+            eps: options.eps,
+            reduction: options.reduction ?? 'sum',
+            trainSource: trainKey!.id,
+            valSource: valKey!.id, // undefined (left out of the JSON) for in-memory splits
+          },
+          [...trainKey!.arrays, ...valKey!.arrays, T, ...(options.init ? [options.init] : [])],
+        );
   const saved = ckpt === undefined ? undefined : loadCblCheckpoint(ckpt, key, M * D);
   if (saved) {
     ({ W, best, bestStep, bestValLoss, history } = saved);
@@ -255,8 +270,15 @@ export async function trainConceptLayer(options: TrainConceptLayerOptions): Prom
   const checkpoint = (step: number, done: boolean): void => {
     if (ckpt === undefined) return;
     saveCblCheckpoint(ckpt, key, {
-      step, done, W, best, bestStep, bestValLoss, history,
-      adam: { step: opt.step, m: opt.m, v: opt.v }, rng: rng.getState(),
+      step,
+      done,
+      W,
+      best,
+      bestStep,
+      bestValLoss,
+      history,
+      adam: { step: opt.step, m: opt.m, v: opt.v },
+      rng: rng.getState(),
     });
   };
   for (let step = first; step < maxSteps; step++) {
@@ -379,7 +401,9 @@ export async function trainWithCutoff(options: TrainWithCutoffOptions): Promise<
   const report = await interpretabilityCutoff({ ...options, Wc: first.Wc });
   const { kept } = report;
   if (kept.length === 0) {
-    throw new Error(`trainWithCutoff: no concept has a validation similarity above the cutoff ${report.cutoff} (best ${Math.max(...report.similarity).toFixed(3)})`);
+    throw new Error(
+      `trainWithCutoff: no concept has a validation similarity above the cutoff ${report.cutoff} (best ${Math.max(...report.similarity).toFixed(3)})`,
+    );
   }
   if (kept.length === options.M) return { Wc: first.Wc, kept, report, first, final: first };
   const init = options.retrainFrom === 'kept' ? selectRows(first.Wc, D, kept) : undefined;

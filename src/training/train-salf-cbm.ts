@@ -148,7 +148,10 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
   if (emptied.length > 0) {
     throw new Error(
       `${folder.root}: every training image of class(es) ${emptied.map((c) => `"${c}"`).join(', ')} failed to decode and was skipped ` +
-        `(${skipped.length} skipped in all, e.g. ${skipped.slice(0, 3).map((s) => s.path).join(', ')}); fix or remove those files, or remove the class folder`,
+        `(${skipped.length} skipped in all, e.g. ${skipped
+          .slice(0, 3)
+          .map((s) => s.path)
+          .join(', ')}); fix or remove those files, or remove the class folder`,
     );
   }
   const G = grid[0] * grid[1];
@@ -215,7 +218,7 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
   const labels = (s: Sample[]) => Int32Array.from(s.map((x) => x.label));
   const fl = options.finalLayer ?? {};
   const epochs = fl.epochsPerLambda ?? TRAINING_DEFAULTS.epochsPerLambda;
-  const nLambdas = fl.targetNec !== undefined ? fl.pathLength ?? 20 : 1;
+  const nLambdas = fl.targetNec !== undefined ? (fl.pathLength ?? 20) : 1;
   progress.start(`final layer (${fl.mode ?? TRAINING_DEFAULTS.finalMode})`, nLambdas * epochs);
   const final: FinalLayer = await trainFinalLayer({
     Xtrain: standardisedMatrix(actTrain, standardiser),
@@ -237,20 +240,33 @@ async function train(options: TrainSalfCbmOptions, engine: Engine, clip: ClipMod
   progress.stop();
 
   const config = modelConfig(options, grid, pooling, D, clip, { mode: final.mode, lambda: final.lambda, nec: final.metrics.nec, nonZeros: final.metrics.nnz });
-  const model = new SalfCbm(config, concepts, folder.classes, {
-    conceptWeight: trained.Wc,
-    mean: standardiser.mean,
-    std: standardiser.std,
-    finalWeight: final.W,
-    finalBias: final.b,
-  }, engine);
+  const model = new SalfCbm(
+    config,
+    concepts,
+    folder.classes,
+    {
+      conceptWeight: trained.Wc,
+      mean: standardiser.mean,
+      std: standardiser.std,
+      finalWeight: final.W,
+      finalBias: final.b,
+    },
+    engine,
+  );
   const metrics: TrainingMetrics = {
     numTrain: nTrain,
     numVal: nVal,
     skipped,
     concepts: { given: M0, kept: M, dropped, report: conceptReportFromCutoff(trained.report, options.concepts) },
     conceptLayer: { bestStep: trained.final.bestStep, bestValLoss: trained.final.bestValLoss, steps: trained.final.steps, history: trained.final.history },
-    finalLayer: { mode: final.mode, lambda: final.lambda, nnz: final.metrics.nnz, nec: final.metrics.nec, trainAccuracy: final.metrics.trainAcc, valAccuracy: final.metrics.valAcc },
+    finalLayer: {
+      mode: final.mode,
+      lambda: final.lambda,
+      nnz: final.metrics.nnz,
+      nec: final.metrics.nec,
+      trainAccuracy: final.metrics.trainAcc,
+      valAccuracy: final.metrics.valAcc,
+    },
   };
   model.save(options.out, metrics);
   if (skipped.length > 0) progress.log(`${skipped.length} image(s) could not be decoded and were skipped (listed in metrics.json)`);

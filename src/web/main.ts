@@ -316,7 +316,15 @@ class App {
     renderContributions(byId('contributions'), byId('logit-line'), ex, this.pinned, this.conceptEvents(), before);
     // Explain Anything, on the current (possibly edited) maps.
     const rank = byId<HTMLSelectElement>('region-rank').value as RegionRanking;
-    if (cur.region) renderRegion(byId('region-concepts'), byId('region-label'), explorer.explainRegion(cur.region.raster, TOP_REGION), rank, this.pinned, this.conceptEvents());
+    if (cur.region)
+      renderRegion(
+        byId('region-concepts'),
+        byId('region-label'),
+        explorer.explainRegion(cur.region.raster, TOP_REGION),
+        rank,
+        this.pinned,
+        this.conceptEvents(),
+      );
     else {
       byId('region-concepts').replaceChildren();
       byId('region-label').textContent = 'no region marked yet';
@@ -324,7 +332,15 @@ class App {
     this.stage.showRegion(cur.region?.ink);
     // Interventions.
     const history = explorer.history;
-    renderEdits(byId('edits'), history.map((e) => ({ concept: this.model.concepts[e.concept]!, beta: e.beta, area: e.region.area, label: e.region.label.startsWith('mask:') ? 'a brushed region' : 'the whole image' })));
+    renderEdits(
+      byId('edits'),
+      history.map((e) => ({
+        concept: this.model.concepts[e.concept]!,
+        beta: e.beta,
+        area: e.region.area,
+        label: e.region.label.startsWith('mask:') ? 'a brushed region' : 'the whole image',
+      })),
+    );
     this.stage.showEdits(history.map((e) => ({ mask: e.region.mask, beta: e.beta })));
     byId<HTMLButtonElement>('undo').disabled = history.length === 0;
     byId<HTMLButtonElement>('reset').disabled = history.length === 0;

@@ -270,14 +270,16 @@ export class Stage {
       ctx.stroke();
     };
     const r = this.region;
-    if (r?.kind === 'box') outline(() => {
-      ctx.beginPath();
-      ctx.rect(r.x0 * k, r.y0 * kyy, (r.x1 - r.x0) * k, (r.y1 - r.y0) * kyy);
-    });
-    else if (r?.kind === 'point') outline(() => {
-      ctx.beginPath();
-      ctx.ellipse(r.x * k, r.y * kyy, r.radius * k, r.radius * kyy, 0, 0, 2 * Math.PI);
-    });
+    if (r?.kind === 'box')
+      outline(() => {
+        ctx.beginPath();
+        ctx.rect(r.x0 * k, r.y0 * kyy, (r.x1 - r.x0) * k, (r.y1 - r.y0) * kyy);
+      });
+    else if (r?.kind === 'point')
+      outline(() => {
+        ctx.beginPath();
+        ctx.ellipse(r.x * k, r.y * kyy, r.radius * k, r.radius * kyy, 0, 0, 2 * Math.PI);
+      });
     else if (r?.kind === 'mask') this.drawInputLayer(ctx, this.maskLayer(r.mask, [255, 255, 255, 110]), false);
     if (this.drag && this.tool === 'box') {
       const d = this.drag;
@@ -286,6 +288,11 @@ export class Stage {
         ctx.rect(Math.min(d.x0, d.x) * k, Math.min(d.y0, d.y) * kyy, Math.abs(d.x - d.x0) * k, Math.abs(d.y - d.y0) * kyy);
       });
     }
-    if (this.stroke) this.drawInputLayer(ctx, this.maskLayer(this.stroke.mask, this.tool !== 'intervene' ? [255, 255, 255, 130] : this.strokeSign > 0 ? [40, 200, 90, 140] : [240, 120, 30, 140]), false);
+    if (this.stroke)
+      this.drawInputLayer(
+        ctx,
+        this.maskLayer(this.stroke.mask, this.tool !== 'intervene' ? [255, 255, 255, 130] : this.strokeSign > 0 ? [40, 200, 90, 140] : [240, 120, 30, 140]),
+        false,
+      );
   }
 }

@@ -38,7 +38,7 @@ test('`tensors` lists the tensors, then the automatic choice and why', () => {
 
 const flags = { layout: 'nchw', cls: 'drop', inputSize: 224, crop: 'center', interpolation: 'bilinear', mean: [0, 0, 0], std: [1, 1, 1] } as const;
 
-test('--backbone-config resolves a relative model path against the JSON file\'s folder, not the working folder', () => {
+test("--backbone-config resolves a relative model path against the JSON file's folder, not the working folder", () => {
   const root = tempDir('salf-backbone-config-');
   mkdirSync(join(root, 'models'));
   const file = join(root, 'models', 'backbone.json');
@@ -50,7 +50,10 @@ test('--backbone-config resolves a relative model path against the JSON file\'s 
   writeFileSync(file, JSON.stringify({ model: '/abs/cnn.onnx', featureTensor: 'f', layout: 'nchw', preprocess }));
   assert.equal(backboneConfigFrom({ ...flags, mean: [0, 0, 0], std: [1, 1, 1], backboneConfig: file }).model, '/abs/cnn.onnx');
   writeFileSync(file, JSON.stringify({ featureTensor: 'f' }));
-  assert.throws(() => backboneConfigFrom({ ...flags, mean: [0, 0, 0], std: [1, 1, 1], backboneConfig: file }), /backbone\.json: a backbone config needs "model"/);
+  assert.throws(
+    () => backboneConfigFrom({ ...flags, mean: [0, 0, 0], std: [1, 1, 1], backboneConfig: file }),
+    /backbone\.json: a backbone config needs "model"/,
+  );
   writeFileSync(file, '{ not json');
   assert.throws(() => backboneConfigFrom({ ...flags, mean: [0, 0, 0], std: [1, 1, 1], backboneConfig: file }), /backbone\.json: invalid JSON/);
 });

@@ -41,9 +41,35 @@ test('tensors, train and predict run from the command line on tiny random models
     writeFileSync(join(root, 'concepts.txt'), 'red\nblue\nsky\n');
     const model = join(root, 'model');
     const train = runCli([
-      'train', '--data', join(root, 'data'), '--clip', join(root, 'clip'), '--concepts', join(root, 'concepts.txt'), '--out', model,
-      '--backbone', cnn.path, '--feature-tensor', cnn.featureTensor, '--input-size', '64', '--crop', 'stretch',
-      '--grid', '2x2', '--steps', '10', '--val-every', '5', '--cutoff', '-1', '--epochs', '20', '--val-fraction', '0.34',
+      'train',
+      '--data',
+      join(root, 'data'),
+      '--clip',
+      join(root, 'clip'),
+      '--concepts',
+      join(root, 'concepts.txt'),
+      '--out',
+      model,
+      '--backbone',
+      cnn.path,
+      '--feature-tensor',
+      cnn.featureTensor,
+      '--input-size',
+      '64',
+      '--crop',
+      'stretch',
+      '--grid',
+      '2x2',
+      '--steps',
+      '10',
+      '--val-every',
+      '5',
+      '--cutoff',
+      '-1',
+      '--epochs',
+      '20',
+      '--val-fraction',
+      '0.34',
     ]);
     assert.equal(train.status, 0, train.stderr);
     assert.match(train.stdout, /model written to/);

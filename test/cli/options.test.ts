@@ -2,9 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
-import {
-  finite, fraction, grid, nonNegative, nonNegativeInt, port, positiveFloat, positiveInt, positiveList, seed, triple,
-} from '../../src/cli/options.js';
+import { finite, fraction, grid, nonNegative, nonNegativeInt, port, positiveFloat, positiveInt, positiveList, seed, triple } from '../../src/cli/options.js';
 import { trainCommand } from '../../src/cli/commands/train.js';
 import { demoCommand } from '../../src/cli/commands/demo.js';
 import { TRAINING_DEFAULTS } from '../../src/training/defaults.js';
@@ -47,9 +45,16 @@ test('number parsers read decimals and exponents and reject junk and out-of-rang
 /** The error commander reports when `args` are parsed by `cmd` (its action never runs). */
 async function parseError(cmd: ReturnType<typeof trainCommand>, args: string[]): Promise<string> {
   let stderr = '';
-  cmd.exitOverride().configureOutput({ writeErr: (s) => { stderr += s; } }).action(() => {
-    throw new Error('the action ran');
-  });
+  cmd
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => {
+        stderr += s;
+      },
+    })
+    .action(() => {
+      throw new Error('the action ran');
+    });
   await assert.rejects(cmd.parseAsync(args, { from: 'user' }));
   return stderr;
 }

@@ -29,7 +29,10 @@ test('other worker counts, options or models in one cache are refused through th
     precomputeWorker(fx.inputs(cache), ['features'], w(1, 2), fx.args),
     /jobs[\\/]features\.json: this job runs with 3 worker\(s\), but this worker is --shard 1\/2 \(2 workers\).*delete .*features\.json \(stored shards are kept and reused\)/,
   );
-  await assert.rejects(precomputeWorker({ ...fx.inputs(cache), grid: [2, 2] }, ['features'], w(1, 3), fx.args), /features \(train\): grid differ; features \(val\): grid differ/);
+  await assert.rejects(
+    precomputeWorker({ ...fx.inputs(cache), grid: [2, 2] }, ['features'], w(1, 3), fx.args),
+    /features \(train\): grid differ; features \(val\): grid differ/,
+  );
   const other = fx.inputs(cache);
   other.backbone = { ...other.backbone, preprocess: { ...other.backbone.preprocess, mean: [0.4, 0.5, 0.5] } };
   await assert.rejects(precomputeWorker(other, ['features'], w(1, 3), fx.args), /config\.preprocess\.mean differ.*start a fresh job: delete/);
@@ -67,7 +70,12 @@ test('a full disk names the shard file and leaves no shard that looks stored; tr
   assert.match(r.stdout, /worker 0\/1 has shards to do: salf-cbm precompute --data .* --stage features --shard 0\/1\n/);
   assert.match(r.stdout, /incomplete: 2 worker command\(s\) to run/);
 
-  const model = { concepts: ['red', 'blue', 'round'], out: join(fx.root, 'model'), cbl: { maxSteps: 5, valEvery: 5, cutoff: -1 }, finalLayer: { mode: 'dense' as const, epochsPerLambda: 10 } };
+  const model = {
+    concepts: ['red', 'blue', 'round'],
+    out: join(fx.root, 'model'),
+    cbl: { maxSteps: 5, valEvery: 5, cutoff: -1 },
+    finalLayer: { mode: 'dense' as const, epochsPerLambda: 10 },
+  };
   await assert.rejects(
     trainSalfCbm({ ...fx.inputs(cache), ...model }),
     /features\.json: the distributed pre-computation is not complete:[\s\S]*features \(train\): 6 of 6 shard\(s\) missing \(0-5\)[\s\S]*salf-cbm precompute --data .* --stage features --shard 0\/1[\s\S]*--compute-missing/,

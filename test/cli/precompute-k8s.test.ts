@@ -18,7 +18,9 @@ test('3 Kubernetes Indexed Job workers match one process; a lost shard is listed
   await precomputeWorker(fx.inputs(single), PRECOMPUTE_STAGES, { index: 0, count: 1, source: 'test' }, fx.args);
   const reference = storeFiles(single);
 
-  const runs = await Promise.all([0, 1, 2].map((i) => runCliAsync(['precompute', ...fx.args, '--cache-dir', k8s], { JOB_COMPLETION_INDEX: String(i), SALF_CBM_SHARD_COUNT: '3' })));
+  const runs = await Promise.all(
+    [0, 1, 2].map((i) => runCliAsync(['precompute', ...fx.args, '--cache-dir', k8s], { JOB_COMPLETION_INDEX: String(i), SALF_CBM_SHARD_COUNT: '3' })),
+  );
   runs.forEach((r, i) => {
     assert.equal(r.code, 0, `worker ${i}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`worker ${i}/3 \\(Kubernetes completion index ${i} of 3\\): done`));
@@ -32,7 +34,10 @@ test('3 Kubernetes Indexed Job workers match one process; a lost shard is listed
 
   // Worker 1's shards are lost: features (train) shard 2 deleted, prompted shard 4 cut short,
   // and a temporary file of the dead writer left behind.
-  const folder = (kind: string, rows: number): string => readdirSync(k8s).filter((d) => d.startsWith(kind)).find((d) => storeFiles(k8s).has(`${d}/shard-${String(rows).padStart(6, '0')}.rows`))!;
+  const folder = (kind: string, rows: number): string =>
+    readdirSync(k8s)
+      .filter((d) => d.startsWith(kind))
+      .find((d) => storeFiles(k8s).has(`${d}/shard-${String(rows).padStart(6, '0')}.rows`))!;
   const featDir = join(k8s, folder('features', 5));
   const promptedDir = join(k8s, folder('prompted', 7));
   unlinkSync(join(featDir, 'shard-000002.rows'));
@@ -48,8 +53,18 @@ test('3 Kubernetes Indexed Job workers match one process; a lost shard is listed
   assert.match(text, /features \(train\): 1 of 6 shard\(s\) missing \(2\)/);
   assert.match(text, /prompted embeddings \(train\+val\): 1 of 8 shard\(s\) missing \(4\)/);
   const commands = [...text.matchAll(/worker (\d)\/3 has shards to do: salf-cbm (.*)$/gm)].map((m) => ({ worker: m[1], args: m[2]!.split(' ') }));
-  assert.deepEqual(commands.map((c) => c.worker), ['1', '1'], 'worker 1 owns both lost shards');
-  assert.deepEqual(commands.map((c) => c.args.slice(-4)), [['--stage', 'features', '--shard', '1/3'], ['--stage', 'embeddings', '--shard', '1/3']]);
+  assert.deepEqual(
+    commands.map((c) => c.worker),
+    ['1', '1'],
+    'worker 1 owns both lost shards',
+  );
+  assert.deepEqual(
+    commands.map((c) => c.args.slice(-4)),
+    [
+      ['--stage', 'features', '--shard', '1/3'],
+      ['--stage', 'embeddings', '--shard', '1/3'],
+    ],
+  );
 
   for (const r of await Promise.all(commands.map((c) => runCliAsync(c.args)))) assert.equal(r.code, 0, r.stderr);
   same();

@@ -24,7 +24,10 @@ function shardFiles(cacheDir: string): string[] {
 function precomputeKilledAtFirstShard(args: string[], cacheDir: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
   const compiled = fileURLToPath(import.meta.url).endsWith('.js');
   const entry = compiled ? join(repoRoot(), 'dist', 'src', 'cli', 'main.js') : join(repoRoot(), 'src', 'cli', 'main.ts');
-  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry, 'precompute', ...args, '--cache-dir', cacheDir], { cwd: repoRoot(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry, 'precompute', ...args, '--cache-dir', cacheDir], {
+    cwd: repoRoot(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const poll = setInterval(() => {

@@ -18,8 +18,16 @@ test('4 Slurm array workers produce the one-process stores byte for byte, and th
   const slurm = join(fx.root, 'slurm');
   await precomputeWorker(fx.inputs(single), PRECOMPUTE_STAGES, { index: 0, count: 1, source: 'test' }, fx.args);
 
-  const runs = await Promise.all([0, 1, 2, 3].map((i) =>
-    runCliAsync(['precompute', ...fx.args, '--cache-dir', slurm], { SLURM_ARRAY_TASK_ID: String(i + 10), SLURM_ARRAY_TASK_MIN: '10', SLURM_ARRAY_TASK_MAX: '13', SLURM_ARRAY_TASK_COUNT: '4' })));
+  const runs = await Promise.all(
+    [0, 1, 2, 3].map((i) =>
+      runCliAsync(['precompute', ...fx.args, '--cache-dir', slurm], {
+        SLURM_ARRAY_TASK_ID: String(i + 10),
+        SLURM_ARRAY_TASK_MIN: '10',
+        SLURM_ARRAY_TASK_MAX: '13',
+        SLURM_ARRAY_TASK_COUNT: '4',
+      }),
+    ),
+  );
   runs.forEach((r, i) => {
     assert.equal(r.code, 0, `worker ${i}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`worker ${i}/4 \\(Slurm array task ${i + 10} of 10\\.\\.13\\): done`));

@@ -78,21 +78,31 @@ test('an answer over the limit is not retried; one declaring its length over the
 });
 
 test('a Retry-After over the per-wait limit fails at once; waits that would pass the total limit end the retries', async () => {
-  const long = await startChatServer(() => ({ status: 429, body: '{"error":{"message":"slow down"}}', headers: { 'retry-after': '3600' } }), { maxRequests: 5 });
+  const long = await startChatServer(() => ({ status: 429, body: '{"error":{"message":"slow down"}}', headers: { 'retry-after': '3600' } }), {
+    maxRequests: 5,
+  });
   try {
     const waits: number[] = [];
     const client = new ChatClient({ baseUrl: long.baseUrl, apiKey: 'k', model: 'm', sleep: async (ms) => void waits.push(ms) });
-    await assert.rejects(client.complete(ask), /rate limited, HTTP 429: slow down \(the server asks to wait 3600 s before retrying, over the limit of 30 s per wait; raise it with --max-wait-ms\)/);
+    await assert.rejects(
+      client.complete(ask),
+      /rate limited, HTTP 429: slow down \(the server asks to wait 3600 s before retrying, over the limit of 30 s per wait; raise it with --max-wait-ms\)/,
+    );
     assert.deepEqual(waits, []);
     assert.equal(long.requests.length, 1);
   } finally {
     await long.close();
   }
-  const steady = await startChatServer(() => ({ status: 429, body: '{"error":{"message":"busy"}}', headers: { 'retry-after-ms': '20000' } }), { maxRequests: 10 });
+  const steady = await startChatServer(() => ({ status: 429, body: '{"error":{"message":"busy"}}', headers: { 'retry-after-ms': '20000' } }), {
+    maxRequests: 10,
+  });
   try {
     const waits: number[] = [];
     const client = new ChatClient({ baseUrl: steady.baseUrl, apiKey: 'k', model: 'm', maxRetries: 8, sleep: async (ms) => void waits.push(ms) });
-    await assert.rejects(client.complete(ask), /gave up after 4 attempts: waiting 20 s more would pass the limit of 60 s of waits per request; raise it with --max-total-wait-ms/);
+    await assert.rejects(
+      client.complete(ask),
+      /gave up after 4 attempts: waiting 20 s more would pass the limit of 60 s of waits per request; raise it with --max-total-wait-ms/,
+    );
     assert.deepEqual(waits, [20_000, 20_000, 20_000]);
     assert.equal(steady.requests.length, 4);
   } finally {
@@ -111,7 +121,9 @@ test('`concepts generate --max-response-mb` sets the answer limit; the error nam
     const entry = join(repoRoot(), compiled ? 'dist/src/cli/main.js' : 'src/cli/main.ts');
     const args = ['concepts', 'generate', '--classes', classes, '--out', out, '--base-url', server.baseUrl, '--model', 'm', '--max-response-mb', '0.001'];
     const run = await new Promise<{ status: number | null; stderr: string }>((ok, bad) => {
-      const child = spawn(process.execPath, compiled ? [entry, ...args] : ['--import', 'tsx', entry, ...args], { env: { ...process.env, OPENAI_API_KEY: 'k' } });
+      const child = spawn(process.execPath, compiled ? [entry, ...args] : ['--import', 'tsx', entry, ...args], {
+        env: { ...process.env, OPENAI_API_KEY: 'k' },
+      });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', bad);

@@ -51,7 +51,10 @@ export function askedAbout(req: RecordedRequest): { cls: string; prompt: 'import
   return { cls, prompt };
 }
 
-export async function startChatServer(handler: (req: RecordedRequest) => Reply, options: { maxRequests?: number; lifetimeMs?: number } = {}): Promise<ChatServer> {
+export async function startChatServer(
+  handler: (req: RecordedRequest) => Reply,
+  options: { maxRequests?: number; lifetimeMs?: number } = {},
+): Promise<ChatServer> {
   const maxRequests = options.maxRequests ?? 200;
   const requests: RecordedRequest[] = [];
   let inFlight = 0;

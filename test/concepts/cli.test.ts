@@ -50,22 +50,26 @@ const noKey = { OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, OPENAI_MO
 let server: ChatServer;
 
 before(async () => {
-  server = await startChatServer((req) => {
-    const { cls, prompt } = askedAbout(req);
-    const items = prompt === 'superclass'
-      ? ['colour', `a ${cls}`]
-      : prompt === 'around'
-        ? ['sky', 'grass', 'a very long concept that is surely over thirty characters']
-        : [`${cls} tint`, 'round shape', 'noise'];
-    return { body: completion(`Here you go:\n${items.map((i) => `- ${i}`).join('\n')}\n`) };
-  }, { maxRequests: 30 });
+  server = await startChatServer(
+    (req) => {
+      const { cls, prompt } = askedAbout(req);
+      const items =
+        prompt === 'superclass'
+          ? ['colour', `a ${cls}`]
+          : prompt === 'around'
+            ? ['sky', 'grass', 'a very long concept that is surely over thirty characters']
+            : [`${cls} tint`, 'round shape', 'noise'];
+      return { body: completion(`Here you go:\n${items.map((i) => `- ${i}`).join('\n')}\n`) };
+    },
+    { maxRequests: 30 },
+  );
 });
 after(async () => {
   await server.close();
   rmSync(root, { recursive: true, force: true });
 });
 
-test('concepts --help lists both subcommands; filter documents LF-CBM\'s defaults', async () => {
+test("concepts --help lists both subcommands; filter documents LF-CBM's defaults", async () => {
   const top = await cli(['concepts', '--help']);
   assert.equal(top.status, 0);
   assert.match(top.stdout, /\bgenerate\b/);
@@ -90,7 +94,9 @@ test('concepts generate: bad input and a down endpoint are clear errors', async 
     cli(['concepts', 'generate', '--classes', empty, '--out', out], env),
     cli(['concepts', 'generate', '--classes', dup, '--out', out], env),
     cli(['concepts', 'generate', '--classes', ok, '--out', out], { ...env, OPENAI_API_KEY: undefined }),
-    deadPort().then((port) => cli(['concepts', 'generate', '--classes', ok, '--out', out, '--base-url', `http://127.0.0.1:${port}/v1`, '--retries', '1', '--backoff-ms', '5'], env)),
+    deadPort().then((port) =>
+      cli(['concepts', 'generate', '--classes', ok, '--out', out, '--base-url', `http://127.0.0.1:${port}/v1`, '--retries', '1', '--backoff-ms', '5'], env),
+    ),
   ]);
   assert.notEqual(e1.status, 0);
   assert.match(e1.stderr, /empty\.txt: no class names/);
@@ -109,7 +115,25 @@ test('concepts generate then filter, end to end, with a cached rerun', async () 
   writeFileSync(classes, 'bluish\nreddish\n');
   const raw = join(root, 'gen', 'raw.json');
   const env = { ...noKey, OPENAI_API_KEY: 'sk-local' };
-  const g = await cli(['concepts', 'generate', '--classes', classes, '--out', raw, '--base-url', server.baseUrl, '--model', 'local-model', '--samples', '1', '--concurrency', '2'], env);
+  const g = await cli(
+    [
+      'concepts',
+      'generate',
+      '--classes',
+      classes,
+      '--out',
+      raw,
+      '--base-url',
+      server.baseUrl,
+      '--model',
+      'local-model',
+      '--samples',
+      '1',
+      '--concurrency',
+      '2',
+    ],
+    env,
+  );
   assert.equal(g.status, 0, g.stderr);
   assert.match(g.stdout, /for 2 classes \(6 answers asked, 0 from the cache\)/);
   assert.equal(server.requests.length, 6);
@@ -122,7 +146,10 @@ test('concepts generate then filter, end to end, with a cached rerun', async () 
     superclass: ['a reddish', 'colour'],
     around: ['a very long concept that is surely over thirty characters', 'grass', 'sky'],
   });
-  const again = await cli(['concepts', 'generate', '--classes', classes, '--out', raw, '--base-url', server.baseUrl, '--model', 'local-model', '--samples', '1'], env);
+  const again = await cli(
+    ['concepts', 'generate', '--classes', classes, '--out', raw, '--base-url', server.baseUrl, '--model', 'local-model', '--samples', '1'],
+    env,
+  );
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /\(0 answers asked, 6 from the cache\)/);
   assert.equal(server.requests.length, 6, 'the rerun costs nothing');
@@ -131,26 +158,65 @@ test('concepts generate then filter, end to end, with a cached rerun', async () 
   await writeTinyClip(join(root, 'clip'), { inputSize: 32 });
   const st = await writeTinySentenceModel(join(root, 'st'));
   const out = join(root, 'filtered', 'concepts.txt');
-  const f = await cli(['concepts', 'filter', '--concepts', raw, '--clip', join(root, 'clip'), '--data', join(root, 'data'), '--sentence-model', st.dir, '--out', out, '--clip-cutoff', '-1']);
+  const f = await cli([
+    'concepts',
+    'filter',
+    '--concepts',
+    raw,
+    '--clip',
+    join(root, 'clip'),
+    '--data',
+    join(root, 'data'),
+    '--sentence-model',
+    st.dir,
+    '--out',
+    out,
+    '--clip-cutoff',
+    '-1',
+  ]);
   assert.equal(f.status, 0, f.stderr);
   const report = JSON.parse(readFileSync(join(root, 'filtered', 'concepts.report.json'), 'utf8'));
   assert.equal(report.format, 'salf-cbm/concept-report');
   assert.equal(report.given, 10);
-  assert.deepEqual(report.stages.map((s: { stage: string }) => s.stage), ['length', 'class-similarity', 'near-duplicate', 'absent-from-data']);
+  assert.deepEqual(
+    report.stages.map((s: { stage: string }) => s.stage),
+    ['length', 'class-similarity', 'near-duplicate', 'absent-from-data'],
+  );
   assert.deepEqual(report.stages[0].dropped, [{ concept: 'a very long concept that is surely over thirty characters', value: 57 }]);
   const textMatches = report.stages[1].dropped.filter((d: { note?: string }) => d.note === 'text match').map((d: { concept: string }) => d.concept);
   assert.deepEqual(textMatches, ['a bluish', 'a reddish']);
   assert.match(report.stages[1].measure, /sentence \+ 3 × CLIP/);
   assert.equal(report.settings.images, 10, '6 images per class less a 10% validation hold-out, as train splits them');
   assert.equal(report.stages[3].dropped.length, 0, 'a cutoff of -1 keeps everything');
-  const lines = readFileSync(out, 'utf8').split('\n').filter((l) => l !== '');
+  const lines = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   assert.deepEqual(lines, report.kept);
   const decided = [...report.kept, ...report.stages.flatMap((s: { dropped: { concept: string }[] }) => s.dropped.map((d) => d.concept))].sort();
   assert.equal(decided.length, 10, 'every concept kept or dropped once');
   assert.match(f.stdout, /concepts: 10 given, \d+ kept/);
 
   // Cosines never exceed 1: a cutoff above it drops every concept that reaches the image filter.
-  const all = await cli(['concepts', 'filter', '--concepts', raw, '--classes', classes, '--clip', join(root, 'clip'), '--data', join(root, 'data'), '--out', join(root, 'none.txt'), '--report', join(root, 'none.json'), '--clip-cutoff', '1.01', '--max-length', '100']);
+  const all = await cli([
+    'concepts',
+    'filter',
+    '--concepts',
+    raw,
+    '--classes',
+    classes,
+    '--clip',
+    join(root, 'clip'),
+    '--data',
+    join(root, 'data'),
+    '--out',
+    join(root, 'none.txt'),
+    '--report',
+    join(root, 'none.json'),
+    '--clip-cutoff',
+    '1.01',
+    '--max-length',
+    '100',
+  ]);
   assert.equal(all.status, 0, all.stderr);
   const none = JSON.parse(readFileSync(join(root, 'none.json'), 'utf8'));
   assert.deepEqual(none.kept, []);

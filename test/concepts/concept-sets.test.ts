@@ -30,7 +30,7 @@ const port = await new Promise<number>((ok) => server.listen(0, '127.0.0.1', () 
 after(() => server.close());
 const baseUrl = `http://127.0.0.1:${port}/sets/`;
 
-test('the pinned URLs point at one commit of LF-CBM and the five filtered sets hold the paper\'s concept counts', () => {
+test("the pinned URLs point at one commit of LF-CBM and the five filtered sets hold the paper's concept counts", () => {
   assert.match(LFCBM_BASE_URL, new RegExp(`^https://raw\\.githubusercontent\\.com/Trustworthy-ML-Lab/Label-free-CBM/${LFCBM_COMMIT}/data/concept_sets/$`));
   assert.match(LFCBM_COMMIT, /^[0-9a-f]{40}$/);
   for (const info of Object.values(CONCEPT_SETS)) assert.match(info.sha256, /^[0-9a-f]{64}$/);
@@ -55,8 +55,11 @@ test('first use downloads and checks the file; a cache hit does not ask the serv
 
 test('a download with the wrong checksum is refused and not cached', async () => {
   const cacheDir = tempDir('salf-sets-');
-  await assert.rejects(ensureConceptSet('tampered', { cacheDir, baseUrl, sets }), (err: Error) =>
-    err.message.includes('tampered_filtered.txt') && err.message.includes(`expected ${sets.tampered!.sha256}`) && err.message.includes('refusing'));
+  await assert.rejects(
+    ensureConceptSet('tampered', { cacheDir, baseUrl, sets }),
+    (err: Error) =>
+      err.message.includes('tampered_filtered.txt') && err.message.includes(`expected ${sets.tampered!.sha256}`) && err.message.includes('refusing'),
+  );
   assert.equal(existsSync(join(cacheDir, 'concept-sets', 'tampered_filtered.txt')), false);
 });
 
@@ -66,8 +69,13 @@ test('offline: the error names the URL, the file to put by hand and where', asyn
   const deadPort = await new Promise<number>((ok) => closed.listen(0, '127.0.0.1', () => ok((closed.address() as { port: number }).port)));
   await new Promise((ok) => closed.close(ok));
   const where = join(cacheDir, 'concept-sets', 'birds_filtered.txt');
-  await assert.rejects(ensureConceptSet('birds', { cacheDir, baseUrl: `http://127.0.0.1:${deadPort}/sets/`, sets }), (err: Error) =>
-    err.message.includes(`http://127.0.0.1:${deadPort}/sets/birds_filtered.txt`) && err.message.includes(`put it at ${where}`) && err.message.includes(sets.birds!.sha256));
+  await assert.rejects(
+    ensureConceptSet('birds', { cacheDir, baseUrl: `http://127.0.0.1:${deadPort}/sets/`, sets }),
+    (err: Error) =>
+      err.message.includes(`http://127.0.0.1:${deadPort}/sets/birds_filtered.txt`) &&
+      err.message.includes(`put it at ${where}`) &&
+      err.message.includes(sets.birds!.sha256),
+  );
 });
 
 test('an unknown set name is refused with the closest known name', async () => {

@@ -47,7 +47,11 @@ function dot(a: Float32Array, i: number, b: Float32Array, j: number, E: number):
 
 /** A text encoder with chosen unit vectors (built from sparse {dimension: weight} maps). */
 class FakeText implements TextEncoder {
-  constructor(readonly id: string, readonly embedDim: number, private readonly table: Record<string, Record<number, number>>) {}
+  constructor(
+    readonly id: string,
+    readonly embedDim: number,
+    private readonly table: Record<string, Record<number, number>>,
+  ) {}
   async encodeTexts(texts: readonly string[]): Promise<Float32Array> {
     const out = new Float32Array(texts.length * this.embedDim);
     texts.forEach((t, i) => {
@@ -72,20 +76,39 @@ test('length: longer than 30 characters (code points) is dropped', () => {
 });
 
 test('class similarity: text matches first, then similarity ≥ cutoff (equality drops)', async () => {
-  assert.deepEqual([...classNameMatches(['A Cat', 'an  owl', 'the dog', 'cats', 'dog'], ['cat', 'Dog', 'owl']).entries()], [[0, 'cat'], [1, 'owl'], [2, 'Dog'], [4, 'Dog']]);
+  assert.deepEqual(
+    [...classNameMatches(['A Cat', 'an  owl', 'the dog', 'cats', 'dog'], ['cat', 'Dog', 'owl']).entries()],
+    [
+      [0, 'cat'],
+      [1, 'owl'],
+      [2, 'Dog'],
+      [4, 'Dog'],
+    ],
+  );
   const sims: Record<string, [number, number]> = { whiskers: [0.84999, 0], kitten: [0.85, 0], puppy: [0.97, 1] };
   const r = await dropSimilarToClasses(['a cat', 'whiskers', 'kitten', 'puppy'], ['cat', 'dog'], async (rest) => {
     assert.deepEqual(rest, ['whiskers', 'kitten', 'puppy'], 'text matches never reach the similarity');
     return { max: Float32Array.from(rest.map((c) => sims[c]![0])), arg: Int32Array.from(rest.map((c) => sims[c]![1])) };
   });
   assert.deepEqual(r.kept, ['whiskers']);
-  assert.deepEqual(r.stage.dropped.map((d) => [d.concept, d.match, d.note]), [['a cat', 'cat', 'text match'], ['kitten', 'cat', undefined], ['puppy', 'dog', undefined]]);
+  assert.deepEqual(
+    r.stage.dropped.map((d) => [d.concept, d.match, d.note]),
+    [
+      ['a cat', 'cat', 'text match'],
+      ['kitten', 'cat', undefined],
+      ['puppy', 'dog', undefined],
+    ],
+  );
   assert.equal(r.stage.dropped[1]!.value, Math.fround(0.85));
 });
 
 /** LF-CBM's `filter_too_similar` loop, transcribed: returns the deleted indices. */
 function lfCbmNearDuplicates(S: Float32Array, M: number, cutoff: number): number[] {
-  const sums = Array.from({ length: M }, (_, i) => { let s = 0; for (let j = 0; j < M; j++) s += S[i * M + j]!; return s; });
+  const sums = Array.from({ length: M }, (_, i) => {
+    let s = 0;
+    for (let j = 0; j < M; j++) s += S[i * M + j]!;
+    return s;
+  });
   const toDelete: number[] = [];
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < M; j++) {
@@ -113,14 +136,18 @@ test('near-duplicates: the smaller summed similarity goes, ties drop the later o
   // A chain a~b, b~c: b resembles both, has the larger sum and stays; a and c go.
   const chain = await dropNearDuplicates(['a', 'b', 'c'], matrixRows(Float32Array.from([1, 0.95, 0, 0.95, 1, 0.95, 0, 0.95, 1]), 3));
   assert.deepEqual(chain.kept, ['b']);
-  assert.deepEqual(chain.stage.dropped.map((d) => [d.concept, d.match]), [['a', 'b'], ['c', 'b']]);
+  assert.deepEqual(
+    chain.stage.dropped.map((d) => [d.concept, d.match]),
+    [
+      ['a', 'b'],
+      ['c', 'b'],
+    ],
+  );
   // Once a concept is gone it removes nothing: a~b costs b (smaller sum), so b~c no longer counts.
-  const gone = await dropNearDuplicates(['a', 'b', 'c', 'd'], matrixRows(Float32Array.from([
-    1, 0.95, 0.1, 0.89,
-    0.95, 1, 0.95, 0,
-    0.1, 0.95, 1, 0,
-    0.89, 0, 0, 1,
-  ]), 4));
+  const gone = await dropNearDuplicates(
+    ['a', 'b', 'c', 'd'],
+    matrixRows(Float32Array.from([1, 0.95, 0.1, 0.89, 0.95, 1, 0.95, 0, 0.1, 0.95, 1, 0, 0.89, 0, 0, 1]), 4),
+  );
   assert.deepEqual(gone.kept, ['a', 'c', 'd']);
   // Random matrices with many close pairs agree with the transcription of LF-CBM's loop.
   let total = 0;
@@ -129,7 +156,11 @@ test('near-duplicates: the smaller summed similarity goes, ties drop the later o
     const X = unitRows(M, 3, seed); // 3 dimensions: many pairs above the cutoff
     const R = new Float32Array(M * M);
     for (let i = 0; i < M; i++) for (let j = 0; j < M; j++) R[i * M + j] = dot(X, i, X, j, 3);
-    const ours = await dropNearDuplicates(Array.from({ length: M }, (_, i) => `c${String(i).padStart(2, '0')}`), matrixRows(R, M), 0.9);
+    const ours = await dropNearDuplicates(
+      Array.from({ length: M }, (_, i) => `c${String(i).padStart(2, '0')}`),
+      matrixRows(R, M),
+      0.9,
+    );
     const dropped = ours.stage.dropped.map((d) => Number(d.concept.slice(1))).sort((a, b) => a - b);
     assert.deepEqual(dropped, lfCbmNearDuplicates(R, M, 0.9), `seed ${seed}`);
     total += dropped.length;
@@ -141,7 +172,10 @@ test('absent from data: a mean top-k not above the cutoff is dropped (equality d
   const r = dropAbsent(['sky', 'grass', 'wheel'], Float32Array.from([0.3, 0.25, 0.2]), 0.25, 5, 40);
   assert.ok(Math.fround(0.25) === 0.25 && Math.fround(0.2) !== 0.2);
   assert.deepEqual(r.kept, ['sky']);
-  assert.deepEqual(r.stage.dropped.map((d) => d.concept), ['grass', 'wheel']);
+  assert.deepEqual(
+    r.stage.dropped.map((d) => d.concept),
+    ['grass', 'wheel'],
+  );
   assert.match(r.stage.measure, /top-5 .* over 40 training images/);
 });
 
@@ -177,7 +211,12 @@ test('ONNX similarity graphs agree with plain-JS references (blocked rows, strea
   const T = unitRows(9, E, 6);
   const I = unitRows(23, E, 7);
   const topk = await TopKSimilarity.create(T, 9, E, 5, engine);
-  for (const [a, b] of [[0, 2], [2, 13], [13, 23]]) await topk.add(I.slice(a! * E, b! * E), b! - a!);
+  for (const [a, b] of [
+    [0, 2],
+    [2, 13],
+    [13, 23],
+  ])
+    await topk.add(I.slice(a! * E, b! * E), b! - a!);
   const means = topk.means();
   for (let m = 0; m < 9; m++) {
     const s = Array.from({ length: 23 }, (_, n) => dot(I, n, T, m, E)).sort((x, y) => y - x);
@@ -211,7 +250,11 @@ class ColourImages implements ImageEncoder {
   readonly mean = [0.5, 0.5, 0.5] as const;
   readonly std = [0.5, 0.5, 0.5] as const;
   calls = 0;
-  constructor(readonly embedDim: number, private readonly red: Float32Array, private readonly other: Float32Array) {}
+  constructor(
+    readonly embedDim: number,
+    private readonly red: Float32Array,
+    private readonly other: Float32Array,
+  ) {}
   async encodeImages(pixels: Float32Array, n: number): Promise<Float32Array> {
     this.calls++;
     const plane = this.inputSize ** 2;
@@ -234,7 +277,9 @@ async function solidImages(root: string, name: string, rgb: [number, number, num
   const paths: string[] = [];
   for (let i = 0; i < count; i++) {
     const p = join(root, name, `${i}.png`);
-    await sharp({ create: { width: 20, height: 24, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).png().toFile(p);
+    await sharp({ create: { width: 20, height: 24, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
+      .png()
+      .toFile(p);
     paths.push(p);
   }
   return paths;
@@ -275,14 +320,32 @@ test('filterConcepts: every filter triggers where the constructed embeddings say
   assert.deepEqual(result.kept, ['red paint', 'two wings', 'wheels']);
   const r = result.report;
   assert.equal(r.given, 8, 'trimmed, each once');
-  assert.deepEqual(r.stages.map((x) => x.stage), ['length', 'class-similarity', 'near-duplicate', 'absent-from-data']);
+  assert.deepEqual(
+    r.stages.map((x) => x.stage),
+    ['length', 'class-similarity', 'near-duplicate', 'absent-from-data'],
+  );
   const [len, cls, dup, absent] = r.stages;
-  assert.deepEqual(len!.dropped.map((d) => d.concept), ['an extraordinarily long concept name']);
-  assert.deepEqual(cls!.dropped.map((d) => [d.concept, d.match, d.note]), [['a bird', 'bird', 'text match'], ['feathers', 'bird', undefined]]);
+  assert.deepEqual(
+    len!.dropped.map((d) => d.concept),
+    ['an extraordinarily long concept name'],
+  );
+  assert.deepEqual(
+    cls!.dropped.map((d) => [d.concept, d.match, d.note]),
+    [
+      ['a bird', 'bird', 'text match'],
+      ['feathers', 'bird', undefined],
+    ],
+  );
   assert.ok(Math.abs(cls!.dropped[1]!.value - 0.9) < 1e-5);
-  assert.deepEqual(dup!.dropped.map((d) => [d.concept, d.match]), [['wings', 'two wings']]);
+  assert.deepEqual(
+    dup!.dropped.map((d) => [d.concept, d.match]),
+    [['wings', 'two wings']],
+  );
   assert.ok(Math.abs(dup!.dropped[0]!.value - 0.95) < 1e-5);
-  assert.deepEqual(absent!.dropped.map((d) => d.concept), ['green grass']);
+  assert.deepEqual(
+    absent!.dropped.map((d) => d.concept),
+    ['green grass'],
+  );
   assert.ok(Math.abs(absent!.dropped[0]!.value - 0) < 1e-6, 'green grass: similarity 0 with every image');
   assert.equal(absent!.input, 4);
   assert.equal(r.settings?.images, 7);
@@ -297,7 +360,11 @@ test('filterConcepts: every filter triggers where the constructed embeddings say
 
   // With a sentence model that finds "feathers" unlike "bird" (0.3), the mix (0.3 + 3·0.9)/4 = 0.75 keeps it.
   const sentenceVector = (t: string): Record<number, number> => (t === 'feathers' ? { 0: 0.3, 1: Math.sqrt(1 - 0.09) } : t === 'bird' ? { 0: 1 } : { 1: 1 });
-  const sentence = new FakeText('fake-st', 2, Object.fromEntries(['bird', 'car', 'feathers', 'wings', 'two wings', 'wheels', 'red paint', 'green grass'].map((t) => [t, sentenceVector(t)])));
+  const sentence = new FakeText(
+    'fake-st',
+    2,
+    Object.fromEntries(['bird', 'car', 'feathers', 'wings', 'two wings', 'wheels', 'red paint', 'green grass'].map((t) => [t, sentenceVector(t)])),
+  );
   const mixed = await filterConcepts({ concepts, classes: ['bird', 'car'], text: { clip, sentence }, engine, clipCutoff: 0.25 });
   const mcls = mixed.report.stages[1]!;
   assert.ok(!mcls.dropped.some((d) => d.concept === 'feathers'), 'feathers survives the mixed class similarity');
@@ -312,5 +379,13 @@ test('filterConcepts: bad input is a clear error', async () => {
   await assert.rejects(filterConcepts({ concepts: ['a'], classes: [], text: { clip } }), /no class names/);
   await assert.rejects(filterConcepts({ concepts: [' ', ''], classes: ['a'], text: { clip } }), /no concepts/);
   const images = new ColourImages(3, new Float32Array(3), new Float32Array(3));
-  await assert.rejects(filterConcepts({ concepts: ['b'], classes: ['a'], text: { clip: new FakeText('c', 2, { a: { 0: 1 }, b: { 1: 1 } }) }, images: { encoder: images, paths: ['x.png'] } }), /differ in width/);
+  await assert.rejects(
+    filterConcepts({
+      concepts: ['b'],
+      classes: ['a'],
+      text: { clip: new FakeText('c', 2, { a: { 0: 1 }, b: { 1: 1 } }) },
+      images: { encoder: images, paths: ['x.png'] },
+    }),
+    /differ in width/,
+  );
 });

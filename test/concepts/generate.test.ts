@@ -10,9 +10,15 @@ import { askedAbout, completion, deadPort, startChatServer, type RecordedRequest
 const fast = { initialBackoffMs: 5, maxBackoffMs: 50 };
 
 test('answers are split into clean concepts whatever the list style', () => {
-  assert.deepEqual(parseConceptAnswer('-bright orange color\n-a small, round body\n- a long, flowing tail\n'), ['bright orange color', 'a small, round body', 'a long, flowing tail']);
+  assert.deepEqual(parseConceptAnswer('-bright orange color\n-a small, round body\n- a long, flowing tail\n'), [
+    'bright orange color',
+    'a small, round body',
+    'a long, flowing tail',
+  ]);
   assert.deepEqual(
-    parseConceptAnswer('Here are the features of a "goldfish":\n\n1. **Orange fins**: used for swimming.\n2) Scales.\n* "Bubbles"\n• Pond\n\nLet me know if you need more!'),
+    parseConceptAnswer(
+      'Here are the features of a "goldfish":\n\n1. **Orange fins**: used for swimming.\n2) Scales.\n* "Bubbles"\n• Pond\n\nLet me know if you need more!',
+    ),
     ['orange fins', 'scales', 'bubbles', 'pond'],
   );
   assert.deepEqual(parseConceptAnswer('fish, vertebrate, animal'), ['fish', 'vertebrate', 'animal']);
@@ -35,7 +41,10 @@ test('Retry-After headers and malformed bodies', () => {
   assert.equal(retryAfterMs(new Headers()), undefined);
   assert.equal(completionText(completion('- a'), 'u'), '- a');
   assert.equal(completionText(JSON.stringify({ choices: [{ message: { content: [{ type: 'text', text: '- x' }] } }] }), 'u'), '- x');
-  assert.throws(() => completionText('<html>gateway</html>', 'u'), (e: Error & { retryable?: boolean }) => /malformed answer \(not JSON\)/.test(e.message) && e.retryable === true);
+  assert.throws(
+    () => completionText('<html>gateway</html>', 'u'),
+    (e: Error & { retryable?: boolean }) => /malformed answer \(not JSON\)/.test(e.message) && e.retryable === true,
+  );
   assert.throws(() => completionText('{"object":"chat.completion"}', 'u'), /malformed answer \(no "choices"\)/);
 });
 
@@ -52,18 +61,21 @@ test('generate: LF-CBM prompts, retries on a rate limit and a malformed answer, 
   const counts = new Map<string, number>();
   let rateLimited = false;
   let malformed = false;
-  const server = await startChatServer((req) => {
-    const { cls, prompt } = askedAbout(req);
-    if (!rateLimited && cls === 'tench' && prompt === 'around') {
-      rateLimited = true;
-      return { status: 429, body: JSON.stringify({ error: { message: 'Rate limit reached' } }), headers: { 'retry-after-ms': '5' } };
-    }
-    if (!malformed && cls === 'goldfish' && prompt === 'superclass') {
-      malformed = true;
-      return { body: '{"object":"chat.completion","choices":[]' };
-    }
-    return { body: scripted(req, counts), delayMs: 15 };
-  }, { maxRequests: 40 });
+  const server = await startChatServer(
+    (req) => {
+      const { cls, prompt } = askedAbout(req);
+      if (!rateLimited && cls === 'tench' && prompt === 'around') {
+        rateLimited = true;
+        return { status: 429, body: JSON.stringify({ error: { message: 'Rate limit reached' } }), headers: { 'retry-after-ms': '5' } };
+      }
+      if (!malformed && cls === 'goldfish' && prompt === 'superclass') {
+        malformed = true;
+        return { body: '{"object":"chat.completion","choices":[]' };
+      }
+      return { body: scripted(req, counts), delayMs: 15 };
+    },
+    { maxRequests: 40 },
+  );
   const tmp = tempDir('salf-gen-');
   const cacheDir = join(tmp, 'cache');
   try {
@@ -92,7 +104,10 @@ test('generate: LF-CBM prompts, retries on a rate limit and a malformed answer, 
     const user = first.body.messages!.find((m) => m.role === 'user')!.content;
     const { cls, prompt } = askedAbout(first);
     assert.equal(user, LF_CBM_PROMPTS[prompt]!.replaceAll('{class}', cls));
-    assert.match(user, /List the most important features for recognizing something as a "|Give superclasses for the word "|List the things most commonly seen around a "/);
+    assert.match(
+      user,
+      /List the most important features for recognizing something as a "|Give superclasses for the word "|List the things most commonly seen around a "/,
+    );
     assert.equal(readdirSync(cacheDir).length, tasks);
 
     // A rerun asks nothing.
@@ -101,7 +116,15 @@ test('generate: LF-CBM prompts, retries on a rate limit and a malformed answer, 
     assert.deepEqual(again.requests, { fetched: 0, cached: tasks });
     assert.deepEqual(again.perClass, raw.perClass);
     // Another temperature is another question.
-    await generateConcepts({ client, classes: ['goldfish'], concurrency: 2, cacheDir, temperature: 0, samples: 1, prompts: { important: LF_CBM_PROMPTS.important! } });
+    await generateConcepts({
+      client,
+      classes: ['goldfish'],
+      concurrency: 2,
+      cacheDir,
+      temperature: 0,
+      samples: 1,
+      prompts: { important: LF_CBM_PROMPTS.important! },
+    });
     assert.equal(server.requests.length, tasks + 3);
     assert.equal(server.requests.at(-1)!.body.temperature, 0);
   } finally {
@@ -114,19 +137,31 @@ test('generate: an endpoint that is down, a rejected key and an always-malformed
   const port = await deadPort();
   const down = new ChatClient({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: 'k', model: 'm', maxRetries: 1, ...fast });
   // Requests run concurrently, so whichever prompt fails first is named.
-  await assert.rejects(generateConcepts({ client: down, classes: ['cat'], samples: 1 }), /class "cat", prompt "(important|around|superclass)": .*127\.0\.0\.1:\d+\/v1\/chat\/completions: cannot reach the endpoint \(ECONNREFUSED\) \(gave up after 2 attempts\)/);
+  await assert.rejects(
+    generateConcepts({ client: down, classes: ['cat'], samples: 1 }),
+    /class "cat", prompt "(important|around|superclass)": .*127\.0\.0\.1:\d+\/v1\/chat\/completions: cannot reach the endpoint \(ECONNREFUSED\) \(gave up after 2 attempts\)/,
+  );
 
-  const server = await startChatServer((req) => {
-    if (req.authorization !== 'Bearer good') return { status: 401, body: JSON.stringify({ error: { message: 'Incorrect API key provided' } }) };
-    return { body: 'not json at all' };
-  }, { maxRequests: 20 });
+  const server = await startChatServer(
+    (req) => {
+      if (req.authorization !== 'Bearer good') return { status: 401, body: JSON.stringify({ error: { message: 'Incorrect API key provided' } }) };
+      return { body: 'not json at all' };
+    },
+    { maxRequests: 20 },
+  );
   try {
     const bad = new ChatClient({ baseUrl: server.baseUrl, apiKey: 'bad', model: 'm', maxRetries: 3, ...fast });
-    await assert.rejects(bad.complete({ messages: [{ role: 'user', content: 'x' }] }), /not authorised \(check the API key\), HTTP 401: Incorrect API key provided/);
+    await assert.rejects(
+      bad.complete({ messages: [{ role: 'user', content: 'x' }] }),
+      /not authorised \(check the API key\), HTTP 401: Incorrect API key provided/,
+    );
     assert.equal(server.requests.length, 1, 'a 401 is not retried');
     const retries: number[] = [];
     const good = new ChatClient({ baseUrl: server.baseUrl, apiKey: 'good', model: 'm', maxRetries: 2, ...fast, onRetry: (r) => retries.push(r.attempt) });
-    await assert.rejects(good.complete({ messages: [{ role: 'user', content: 'x' }] }), /malformed answer \(not JSON\): not json at all \(gave up after 3 attempts\)/);
+    await assert.rejects(
+      good.complete({ messages: [{ role: 'user', content: 'x' }] }),
+      /malformed answer \(not JSON\): not json at all \(gave up after 3 attempts\)/,
+    );
     assert.deepEqual(retries, [1, 2]);
     assert.equal(server.requests.length, 4);
   } finally {
@@ -138,10 +173,19 @@ test('generate: an endpoint that is down, a rejected key and an always-malformed
 
 test('generate: server errors are retried with back-off, then succeed', async () => {
   let n = 0;
-  const server = await startChatServer(() => (++n <= 2 ? { status: n === 1 ? 503 : 500, body: 'upstream down' } : { body: completion('- a\n- b') }), { maxRequests: 10 });
+  const server = await startChatServer(() => (++n <= 2 ? { status: n === 1 ? 503 : 500, body: 'upstream down' } : { body: completion('- a\n- b') }), {
+    maxRequests: 10,
+  });
   try {
     const waits: number[] = [];
-    const client = new ChatClient({ baseUrl: `${server.baseUrl}/`, apiKey: 'k', model: 'm', initialBackoffMs: 40, maxBackoffMs: 1000, sleep: async (ms) => void waits.push(ms) });
+    const client = new ChatClient({
+      baseUrl: `${server.baseUrl}/`,
+      apiKey: 'k',
+      model: 'm',
+      initialBackoffMs: 40,
+      maxBackoffMs: 1000,
+      sleep: async (ms) => void waits.push(ms),
+    });
     assert.equal(await client.complete({ messages: [{ role: 'user', content: 'x' }] }), '- a\n- b');
     assert.equal(waits.length, 2);
     assert.ok(waits[0]! >= 20 && waits[0]! <= 40, `first wait ${waits[0]} in [20, 40]`);

@@ -106,7 +106,12 @@ before(async () => {
   const E = clip.embedDim;
   const T = await clip.encodeTexts(measured);
   const C = await clip.encodeTexts(CLASS_NAMES);
-  textEmb = new Map([...measured, ...CLASS_NAMES].map((t, i) => [t, i < measured.length ? T.slice(i * E, (i + 1) * E) : C.slice((i - measured.length) * E, (i - measured.length + 1) * E)]));
+  textEmb = new Map(
+    [...measured, ...CLASS_NAMES].map((t, i) => [
+      t,
+      i < measured.length ? T.slice(i * E, (i + 1) * E) : C.slice((i - measured.length) * E, (i - measured.length + 1) * E),
+    ]),
+  );
   for (const c of measured) {
     let best = { value: -Infinity, cls: '' };
     for (const cls of CLASS_NAMES) {
@@ -143,7 +148,7 @@ function entry(s: StageReport, concept: string): DroppedConcept {
 
 const fmt = (v: number): string => v.toFixed(4);
 
-test('the measurements the thresholds rest on: the model separates each trigger from the world\'s words, with margins', (t) => {
+test("the measurements the thresholds rest on: the model separates each trigger from the world's words, with margins", (t) => {
   // The world grounds "present" and "absent": every kept word is shown, every image shows objects.
   assert.equal(paths.length, 48);
   assert.equal(imagesWithoutObjects, 0, 'every training image shows at least one object, so "nothing" is absent');
@@ -151,11 +156,20 @@ test('the measurements the thresholds rest on: the model separates each trigger 
   assert.equal(clip.tokenize(ABSENT).length, 3, '"nothing" is one known token (with start and end)');
 
   const worldClass = WORLD.map((w) => [w, classMax.get(w)!] as const).sort((a, b) => b[1].value - a[1].value);
-  t.diagnostic(`class similarity (nearest class name): ${[...worldClass, ...[CLASS_SIMILAR, DUPLICATE, ABSENT].map((c) => [c, classMax.get(c)!] as const)].map(([w, v]) => `${w} ${fmt(v.value)} (${v.cls})`).join(', ')}`);
+  t.diagnostic(
+    `class similarity (nearest class name): ${[...worldClass, ...[CLASS_SIMILAR, DUPLICATE, ABSENT].map((c) => [c, classMax.get(c)!] as const)].map(([w, v]) => `${w} ${fmt(v.value)} (${v.cls})`).join(', ')}`,
+  );
   const pairs: [string, string, number][] = [];
   for (let i = 0; i < WORLD.length; i++) for (let j = i + 1; j < WORLD.length; j++) pairs.push([WORLD[i]!, WORLD[j]!, cosine(WORLD[i]!, WORLD[j]!)]);
   pairs.sort((a, b) => b[2] - a[2]);
-  t.diagnostic(`closest world pairs: ${pairs.slice(0, 6).map(([a, b, v]) => `${a}–${b} ${fmt(v)}`).join(', ')}; patterns: ${PATTERNS.map((p, i) => `${p}–${PATTERNS[(i + 1) % 3]} ${fmt(cosine(p, PATTERNS[(i + 1) % 3]!))}`).join(', ')}; "${DUPLICATE}"–"${DUPLICATE_OF}" ${fmt(cosine(DUPLICATE, DUPLICATE_OF))}`);
+  t.diagnostic(
+    `closest world pairs: ${pairs
+      .slice(0, 6)
+      .map(([a, b, v]) => `${a}–${b} ${fmt(v)}`)
+      .join(
+        ', ',
+      )}; patterns: ${PATTERNS.map((p, i) => `${p}–${PATTERNS[(i + 1) % 3]} ${fmt(cosine(p, PATTERNS[(i + 1) % 3]!))}`).join(', ')}; "${DUPLICATE}"–"${DUPLICATE_OF}" ${fmt(cosine(DUPLICATE, DUPLICATE_OF))}`,
+  );
   const worldTop = WORLD.map((w) => [w, top5.get(w)!] as const).sort((a, b) => a[1] - b[1]);
   t.diagnostic(`mean top-5 image similarity: ${[...worldTop, [ABSENT, top5.get(ABSENT)!] as const].map(([w, v]) => `${w} ${fmt(v)}`).join(', ')}`);
 
@@ -169,7 +183,7 @@ test('the measurements the thresholds rest on: the model separates each trigger 
 
   // Near-duplicates: world pairs ≤ 0.93 (0.918), "a star"–"star" ≥ 0.99; the patterns ≥ 0.99 too.
   assert.ok(pairs[0]![2] <= 0.93, `closest world pair ${pairs[0]![0]}–${pairs[0]![1]}: ${fmt(pairs[0]![2])}`);
-  assert.ok(pairs[0]![2] > 0.9, 'LF-CBM\'s 0.9 merges distinct world words on this model');
+  assert.ok(pairs[0]![2] > 0.9, "LF-CBM's 0.9 merges distinct world words on this model");
   assert.ok(cosine(DUPLICATE, DUPLICATE_OF) >= 0.99, `"${DUPLICATE}"–"${DUPLICATE_OF}": ${fmt(cosine(DUPLICATE, DUPLICATE_OF))}`);
   for (let i = 0; i < 3; i++) assert.ok(cosine(PATTERNS[i]!, PATTERNS[(i + 1) % 3]!) >= 0.99, `${PATTERNS[i]} and ${PATTERNS[(i + 1) % 3]} embed alike`);
   // No trigger that reaches the duplicate stage is close to a world word other than its pair.
@@ -183,7 +197,13 @@ test('the measurements the thresholds rest on: the model separates each trigger 
 
 test('LF-CBM\'s defaults on the proving ground: the length and class-name triggers fire, but world words go as class names and near-duplicates and "nothing" stays', async (t) => {
   const started = Date.now();
-  const result = await filterConcepts({ concepts: [...SHAPES, ...COLOURS, ...PATTERNS, ...TRIGGERS], classes: CLASS_NAMES, text: { clip }, images: { encoder: clip, paths }, engine });
+  const result = await filterConcepts({
+    concepts: [...SHAPES, ...COLOURS, ...PATTERNS, ...TRIGGERS],
+    classes: CLASS_NAMES,
+    text: { clip },
+    images: { encoder: clip, paths },
+    engine,
+  });
   t.diagnostic(`filterConcepts: ${Date.now() - started} ms`);
   for (const line of formatConceptReport(result.report).trimEnd().split('\n')) t.diagnostic(line);
   assert.equal(result.report.given, 20);
@@ -213,12 +233,12 @@ test('LF-CBM\'s defaults on the proving ground: the length and class-name trigge
   assert.equal(patternsLost.length, 2, 'two of the three patterns merge into the third');
   for (const d of patternsLost) assert.ok(d.value >= 0.99 && (PATTERNS as readonly string[]).includes(d.match!), JSON.stringify(d));
   const wordsLost = dup.dropped.filter((d) => (SHAPES as readonly string[]).includes(d.concept) || (COLOURS as readonly string[]).includes(d.concept));
-  assert.ok(wordsLost.length >= 1, 'LF-CBM\'s 0.9 merges distinct shapes or colours of the world');
+  assert.ok(wordsLost.length >= 1, "LF-CBM's 0.9 merges distinct shapes or colours of the world");
   for (const d of dup.dropped) assert.ok(d.value >= 0.9 && /summed similarity/.test(d.note ?? ''));
 
   const absent = stage(result, 'absent-from-data');
   assert.equal(absent.threshold, 0.25);
-  assert.deepEqual(absent.dropped, [], 'every concept\'s top-5 image similarity is above 0.25 here');
+  assert.deepEqual(absent.dropped, [], "every concept's top-5 image similarity is above 0.25 here");
   assert.ok(result.kept.includes(ABSENT), '"nothing" survives LF-CBM\'s cutoff');
   for (const c of CLASS_COLOURS) assert.ok(!result.kept.includes(c));
   const worldKept = result.kept.filter((c) => c !== ABSENT);
@@ -227,17 +247,27 @@ test('LF-CBM\'s defaults on the proving ground: the length and class-name trigge
 
 test('thresholds set from the measurements: each filter drops exactly its trigger, with the deciding value, and every world word is kept', async (t) => {
   const started = Date.now();
-  const result = await filterConcepts({ concepts: [...WORLD, ...TRIGGERS], classes: CLASS_NAMES, text: { clip }, images: { encoder: clip, paths }, engine, ...CALIBRATED });
+  const result = await filterConcepts({
+    concepts: [...WORLD, ...TRIGGERS],
+    classes: CLASS_NAMES,
+    text: { clip },
+    images: { encoder: clip, paths },
+    engine,
+    ...CALIBRATED,
+  });
   t.diagnostic(`filterConcepts: ${Date.now() - started} ms`);
   for (const line of formatConceptReport(result.report).trimEnd().split('\n')) t.diagnostic(line);
   const report = result.report;
   assert.equal(report.given, WORLD.length + TRIGGERS.length);
-  assert.deepEqual(report.stages.map((s) => [s.stage, s.threshold]), [
-    ['length', 30],
-    ['class-similarity', CALIBRATED.classSimilarity],
-    ['near-duplicate', CALIBRATED.duplicateSimilarity],
-    ['absent-from-data', CALIBRATED.clipCutoff],
-  ]);
+  assert.deepEqual(
+    report.stages.map((s) => [s.stage, s.threshold]),
+    [
+      ['length', 30],
+      ['class-similarity', CALIBRATED.classSimilarity],
+      ['near-duplicate', CALIBRATED.duplicateSimilarity],
+      ['absent-from-data', CALIBRATED.clipCutoff],
+    ],
+  );
   assert.equal(report.settings?.images, 48);
 
   // Length: the value is the length in characters.

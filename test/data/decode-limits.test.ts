@@ -15,7 +15,12 @@ import { tempDir } from '../helpers/paths.js';
 import { runCli } from '../helpers/run-cli.js';
 
 async function writeFlatPng(path: string, width: number, height: number): Promise<string> {
-  writeFileSync(path, await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png({ compressionLevel: 9 }).toBuffer());
+  writeFileSync(
+    path,
+    await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 10, b: 10 } } })
+      .png({ compressionLevel: 9 })
+      .toBuffer(),
+  );
   return path;
 }
 

@@ -3,14 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import {
-  iterateBatches,
-  loadBatch,
-  readSplitFile,
-  scanImageFolder,
-  splitSamples,
-  type Sample,
-} from '../../src/data/image-folder.js';
+import { iterateBatches, loadBatch, readSplitFile, scanImageFolder, splitSamples, type Sample } from '../../src/data/image-folder.js';
 import { decodeRgb } from '../../src/data/image-io.js';
 import { removedAfterTests } from '../helpers/paths.js';
 
@@ -60,22 +53,30 @@ test('scan: sorted classes, labels, case-insensitive extensions, nested files, s
   assert.throws(() => f.split('val'), /no "val" split: pass a split file or holdout fractions/);
   // Restricting extensions.
   const pngOnly = scanImageFolder(root, { extensions: ['PNG'] });
-  assert.deepEqual(pngOnly.samples.map((s) => s.label), [0, 1]);
+  assert.deepEqual(
+    pngOnly.samples.map((s) => s.label),
+    [0, 1],
+  );
 });
 
 test('scan: missing root, empty root and a class folder without images are clear errors', async () => {
   const missing = join(tempDir('salf-folder-'), 'absent');
-  assert.throws(() => scanImageFolder(missing), (e: Error) => e.message === `${missing}: cannot read the image folder (ENOENT)`);
+  assert.throws(
+    () => scanImageFolder(missing),
+    (e: Error) => e.message === `${missing}: cannot read the image folder (ENOENT)`,
+  );
   const empty = tempDir('salf-folder-');
-  assert.throws(() => scanImageFolder(empty), (e: Error) => e.message.startsWith(`${empty}: no class folders`));
+  assert.throws(
+    () => scanImageFolder(empty),
+    (e: Error) => e.message.startsWith(`${empty}: no class folders`),
+  );
 
   const root = await makeDataset();
   mkdirSync(join(root, 'emu'));
   writeFileSync(join(root, 'emu', 'bird.bmp'), 'BM');
   assert.throws(
     () => scanImageFolder(root),
-    (e: Error) =>
-      e.message.startsWith(`${join(root, 'emu')}: class folder "emu" holds no images`) && e.message.includes('.bmp'),
+    (e: Error) => e.message.startsWith(`${join(root, 'emu')}: class folder "emu" holds no images`) && e.message.includes('.bmp'),
   );
 });
 
@@ -83,10 +84,7 @@ test('split file: TSV/CSV text and JSON', async () => {
   const root = await makeDataset();
   const splits = tempDir('salf-splits-');
   const tsv = join(splits, 'split.tsv');
-  writeFileSync(
-    tsv,
-    ['# path<TAB>split', 'cat/a.jpg\ttrain', './cat/sub/d.jpeg\tval', '', 'dog/x.png,test', 'dog/y.webp\ttrain'].join('\n'),
-  );
+  writeFileSync(tsv, ['# path<TAB>split', 'cat/a.jpg\ttrain', './cat/sub/d.jpeg\tval', '', 'dog/x.png,test', 'dog/y.webp\ttrain'].join('\n'));
   const f = scanImageFolder(root, { splitFile: tsv });
   const names = (s: Sample[]): string[] => s.map((x) => x.path.slice(root.length + 1));
   assert.deepEqual(names(f.split('train')), ['cat/a.jpg', 'dog/y.webp']);
@@ -102,7 +100,10 @@ test('split file: TSV/CSV text and JSON', async () => {
 
   const bad = join(splits, 'bad.tsv');
   writeFileSync(bad, 'cat/a.jpg\ttrain\ncat/b.PNG\ttraining\n');
-  assert.throws(() => readSplitFile(bad), (e: Error) => e.message.startsWith(`${bad}:2: unknown split "training"`));
+  assert.throws(
+    () => readSplitFile(bad),
+    (e: Error) => e.message.startsWith(`${bad}:2: unknown split "training"`),
+  );
   writeFileSync(bad, 'cat/a.jpg\ttrain\ncat/a.jpg\ttest\n');
   assert.throws(() => readSplitFile(bad), /listed in both "train" and "test"/);
   writeFileSync(bad, 'cat/zzz.jpg\ttrain\n');
@@ -124,20 +125,32 @@ test('splitSamples: deterministic, seeded, stratified per class, a partition in 
   assert.notDeepEqual(a.val, c.val);
   const count = (s: Sample[], label: number): number => s.filter((x) => x.label === label).length;
   // Class sizes 10, 40, 3 → (val, test) = (2, 1), (8, 4), (1, 0) with rounding.
-  assert.deepEqual([0, 1, 2].map((l) => [count(a.train, l), count(a.val, l), count(a.test, l)]), [
-    [7, 2, 1],
-    [28, 8, 4],
-    [2, 1, 0],
-  ]);
+  assert.deepEqual(
+    [0, 1, 2].map((l) => [count(a.train, l), count(a.val, l), count(a.test, l)]),
+    [
+      [7, 2, 1],
+      [28, 8, 4],
+      [2, 1, 0],
+    ],
+  );
   const all = [...a.train, ...a.val, ...a.test];
   assert.equal(new Set(all).size, samples.length);
   for (const part of [a.train, a.val, a.test]) {
     const idx = part.map((s) => samples.indexOf(s));
-    assert.deepEqual(idx, [...idx].sort((x, y) => x - y));
+    assert.deepEqual(
+      idx,
+      [...idx].sort((x, y) => x - y),
+    );
   }
   // A class's assignment does not depend on the other classes present.
-  const only1 = splitSamples(samples.filter((s) => s.label === 1), { val: 0.2, test: 0.1, seed: 7 });
-  assert.deepEqual(only1.val, a.val.filter((s) => s.label === 1));
+  const only1 = splitSamples(
+    samples.filter((s) => s.label === 1),
+    { val: 0.2, test: 0.1, seed: 7 },
+  );
+  assert.deepEqual(
+    only1.val,
+    a.val.filter((s) => s.label === 1),
+  );
   assert.throws(() => splitSamples(samples, { val: 0.6, test: 0.5 }), /val \+ test < 1/);
 });
 
@@ -156,14 +169,18 @@ test('loadBatch: bounded concurrency, corrupt files throw or are skipped; iterat
   assert.equal(f.samples.length, 6);
   const spec = { size: 4, mode: 'center' as const };
   const broken = join(root, 'dog', 'broken.jpg');
-  await assert.rejects(loadBatch(f.samples, spec, { concurrency: 2 }), (e: Error) =>
-    e.message.startsWith(`${broken}: cannot decode image`),
-  );
+  await assert.rejects(loadBatch(f.samples, spec, { concurrency: 2 }), (e: Error) => e.message.startsWith(`${broken}: cannot decode image`));
   const res = await loadBatch(f.samples, spec, { concurrency: 2, skipBad: true });
   assert.equal(res.images.length, 5);
-  assert.deepEqual(res.skipped.map((s) => s.path), [broken]);
+  assert.deepEqual(
+    res.skipped.map((s) => s.path),
+    [broken],
+  );
   assert.match(res.skipped[0]!.reason, /cannot decode image/);
-  assert.deepEqual(res.samples, f.samples.filter((s) => s.path !== broken));
+  assert.deepEqual(
+    res.samples,
+    f.samples.filter((s) => s.path !== broken),
+  );
   // images stay aligned with their samples: dog/x.png was written with grey 50.
   const xi = res.samples.findIndex((s) => s.path.endsWith('x.png'));
   assert.deepEqual([...res.images[xi]!.data.subarray(0, 3)], [50, 50, 50]);
@@ -188,7 +205,10 @@ test('scan: folder links that loop or lead out of the class folder are refused, 
   await writeImage(join(root, 'cat', 'a.png'), 10);
   await writeImage(join(root, 'dog', 'b.png'), 20);
   symlinkSync('..', join(root, 'cat', 'up'));
-  assert.throws(() => scanImageFolder(root), (e: Error) => e.message.includes(join(root, 'cat', 'up')) && /leads out of class folder/.test(e.message));
+  assert.throws(
+    () => scanImageFolder(root),
+    (e: Error) => e.message.includes(join(root, 'cat', 'up')) && /leads out of class folder/.test(e.message),
+  );
   rmSync(join(root, 'cat', 'up'));
   // Two links back to the class folder: before, the scan recursed exponentially (a hang).
   symlinkSync('../cat', join(root, 'cat', 'self'));
@@ -202,7 +222,10 @@ test('scan: folder links that loop or lead out of the class folder are refused, 
   symlinkSync(outside, join(root, 'bird'));
   const f = scanImageFolder(root);
   assert.deepEqual(f.classes, ['bird', 'cat', 'dog']);
-  assert.deepEqual(f.samples.map((s) => s.label), [0, 1, 2]);
+  assert.deepEqual(
+    f.samples.map((s) => s.label),
+    [0, 1, 2],
+  );
 });
 
 test('scan: class names that differ only by case are warned about', async () => {

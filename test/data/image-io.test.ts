@@ -51,7 +51,10 @@ test('alpha is dropped, keeping the colour under transparent pixels', async () =
 
 test('CMYK JPEG is converted to sRGB', async () => {
   const p = join(dir, 'cmyk.jpg');
-  await sharp(rawRgb(16, 16, () => [200, 120, 60]), { raw: { width: 16, height: 16, channels: 3 } })
+  await sharp(
+    rawRgb(16, 16, () => [200, 120, 60]),
+    { raw: { width: 16, height: 16, channels: 3 } },
+  )
     .toColourspace('cmyk')
     .jpeg({ quality: 95 })
     .toFile(p);
@@ -81,7 +84,10 @@ test('16-bit PNGs (RGB and grey) are reduced to 8 bits', async () => {
 
 test('EXIF orientation 6 is applied (stored left half becomes the top half)', async () => {
   const p = join(dir, 'exif6.jpg');
-  await sharp(rawRgb(32, 16, (x) => (x < 16 ? RED : BLUE)), { raw: { width: 32, height: 16, channels: 3 } })
+  await sharp(
+    rawRgb(32, 16, (x) => (x < 16 ? RED : BLUE)),
+    { raw: { width: 32, height: 16, channels: 3 } },
+  )
     .jpeg({ quality: 95 })
     .withMetadata({ orientation: 6 })
     .toFile(p);
@@ -103,7 +109,10 @@ test('EXIF orientation 6 is applied (stored left half becomes the top half)', as
 
 test('corrupt, truncated and missing files give errors naming them', async () => {
   const good = join(dir, 'good.jpg');
-  await sharp(rawRgb(64, 48, (x, y) => [(x * 7) & 255, (y * 5) & 255, 90]), { raw: { width: 64, height: 48, channels: 3 } })
+  await sharp(
+    rawRgb(64, 48, (x, y) => [(x * 7) & 255, (y * 5) & 255, 90]),
+    { raw: { width: 64, height: 48, channels: 3 } },
+  )
     .jpeg()
     .toFile(good);
   const bytes = readFileSync(good);
@@ -113,9 +122,7 @@ test('corrupt, truncated and missing files give errors naming them', async () =>
   writeFileSync(junk, 'not an image at all');
   await assert.doesNotReject(decodeRgb(good));
   await assert.rejects(decodeRgb(trunc), (e: Error) => e.message.startsWith(`${trunc}: cannot decode image (`));
-  await assert.rejects(loadRgb(junk, { size: 4, mode: 'center' }), (e: Error) =>
-    e.message.startsWith(`${junk}: cannot decode image (`),
-  );
+  await assert.rejects(loadRgb(junk, { size: 4, mode: 'center' }), (e: Error) => e.message.startsWith(`${junk}: cannot decode image (`));
   const missing = join(dir, 'nope.png');
   await assert.rejects(decodeRgb(missing), (e: Error) => e.message === `${missing}: cannot read file (ENOENT)`);
 });
@@ -123,7 +130,10 @@ test('corrupt, truncated and missing files give errors naming them', async () =>
 test("'center' crops the middle while 'stretch' keeps the whole width", async () => {
   // 40×20, the left fifth red, the rest blue.
   const p = join(dir, 'wide.png');
-  await sharp(rawRgb(40, 20, (x) => (x < 8 ? RED : BLUE)), { raw: { width: 40, height: 20, channels: 3 } })
+  await sharp(
+    rawRgb(40, 20, (x) => (x < 8 ? RED : BLUE)),
+    { raw: { width: 40, height: 20, channels: 3 } },
+  )
     .png()
     .toFile(p);
   const stretch = await loadRgb(p, { size: 10, mode: 'stretch' });
@@ -144,7 +154,10 @@ test("'center' crops the middle while 'stretch' keeps the whole width", async ()
 
   // Portrait: the top fifth red disappears the same way vertically, but not with stretch.
   const q = join(dir, 'tall.png');
-  await sharp(rawRgb(20, 40, (_x, y) => (y < 8 ? RED : BLUE)), { raw: { width: 20, height: 40, channels: 3 } })
+  await sharp(
+    rawRgb(20, 40, (_x, y) => (y < 8 ? RED : BLUE)),
+    { raw: { width: 20, height: 40, channels: 3 } },
+  )
     .png()
     .toFile(q);
   const tall = await loadRgb(q, { size: 10, mode: 'center' });
@@ -180,16 +193,15 @@ test('resizeRgb matches PIL Image.resize bit for bit', () => {
   }
   const img = { data: src, width: w, height: h };
   const bicubic = [
-    93, 136, 161, 139, 145, 146, 123, 126, 136, 120, 161, 130, 115, 111, 114, 141, 140, 136, 165, 147, 128, 122, 126,
-    144, 165, 115, 127, 129, 76, 147, 134, 136, 117, 129, 138, 128,
+    93, 136, 161, 139, 145, 146, 123, 126, 136, 120, 161, 130, 115, 111, 114, 141, 140, 136, 165, 147, 128, 122, 126, 144, 165, 115, 127, 129, 76, 147, 134,
+    136, 117, 129, 138, 128,
   ];
   assert.deepEqual([...resizeRgb(img, 4, 3, 'bicubic').data], bicubic);
   const bilinear = [
-    30, 101, 172, 113, 184, 175, 152, 87, 98, 55, 126, 149, 138, 209, 42, 113, 169, 154, 148, 118, 134, 115, 157, 168,
-    154, 124, 122, 103, 159, 180, 120, 102, 134, 124, 149, 152, 162, 146, 157, 159, 153, 113, 124, 118, 177, 100, 97,
-    114, 129, 136, 143, 171, 144, 117, 145, 152, 135, 110, 126, 133, 119, 138, 93, 150, 93, 133, 130, 141, 103, 160,
-    134, 145, 108, 127, 128, 173, 126, 96, 146, 89, 160, 106, 101, 125, 171, 142, 122, 149, 105, 145, 168, 93, 164,
-    144, 87, 158, 129, 64, 135, 106, 177, 120, 100, 171, 96,
+    30, 101, 172, 113, 184, 175, 152, 87, 98, 55, 126, 149, 138, 209, 42, 113, 169, 154, 148, 118, 134, 115, 157, 168, 154, 124, 122, 103, 159, 180, 120, 102,
+    134, 124, 149, 152, 162, 146, 157, 159, 153, 113, 124, 118, 177, 100, 97, 114, 129, 136, 143, 171, 144, 117, 145, 152, 135, 110, 126, 133, 119, 138, 93,
+    150, 93, 133, 130, 141, 103, 160, 134, 145, 108, 127, 128, 173, 126, 96, 146, 89, 160, 106, 101, 125, 171, 142, 122, 149, 105, 145, 168, 93, 164, 144, 87,
+    158, 129, 64, 135, 106, 177, 120, 100, 171, 96,
   ];
   assert.deepEqual([...resizeRgb(img, 5, 7, 'bilinear').data], bilinear);
   // A crop window gives the same pixels as resizing fully and cropping.

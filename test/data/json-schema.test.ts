@@ -30,31 +30,46 @@ test('a valid backbone config is returned whole, unknown fields kept', () => {
 
 test('a bad backbone config names the file and each bad field', () => {
   const path = writeJson(join(tempDir(), 'backbone.json'), { ...backbone, layout: 'nhwc', preprocess: { ...backbone.preprocess, mean: [0, 0] } });
-  assert.throws(() => readJsonAs(path, backboneConfigSchema, 'backbone config'), (err: Error) => {
-    assert.ok(err.message.startsWith(`${path}: invalid backbone config: `), err.message);
-    assert.match(err.message, /layout: /);
-    assert.match(err.message, /preprocess\.mean: /);
-    return true;
-  });
+  assert.throws(
+    () => readJsonAs(path, backboneConfigSchema, 'backbone config'),
+    (err: Error) => {
+      assert.ok(err.message.startsWith(`${path}: invalid backbone config: `), err.message);
+      assert.match(err.message, /layout: /);
+      assert.match(err.message, /preprocess\.mean: /);
+      return true;
+    },
+  );
   const notJson = join(tempDir(), 'x.json');
   writeFileSync(notJson, '{ "model": ');
   assert.throws(() => readJsonAs(notJson, backboneConfigSchema), new RegExp(`${notJson.replace(/[\\/.]/g, '\\$&')}: invalid JSON`));
-  assert.throws(() => readJsonAs(join(tempDir(), 'missing.json'), backboneConfigSchema, 'backbone config'), /missing\.json: cannot read the backbone config \(ENOENT\)/);
+  assert.throws(
+    () => readJsonAs(join(tempDir(), 'missing.json'), backboneConfigSchema, 'backbone config'),
+    /missing\.json: cannot read the backbone config \(ENOENT\)/,
+  );
 });
 
 test('a model folder whose config.json lacks a field is refused with the file and the field', () => {
   const dir = tempDir();
   const save = (config: unknown): void => writeModelFolder(dir, { 'config.json': JSON.stringify(config) });
   save({
-    format: 'salf-cbm', version: 1, backbone, clip: { source: 's', id: 'i' }, grid: [2, '2'],
-    prompting: { radius: 2, placement: 'inside' }, pooling: 'mean', finalLayer: { mode: 'dense', nec: 1, nonZeros: 1 },
+    format: 'salf-cbm',
+    version: 1,
+    backbone,
+    clip: { source: 's', id: 'i' },
+    grid: [2, '2'],
+    prompting: { radius: 2, placement: 'inside' },
+    pooling: 'mean',
+    finalLayer: { mode: 'dense', nec: 1, nonZeros: 1 },
   });
-  assert.throws(() => SalfCbm.load(dir), (err: Error) => {
-    assert.ok(err.message.startsWith(`${join(dir, 'config.json')}: invalid SALF-CBM config: `), err.message);
-    assert.match(err.message, /grid\[1\]: /);
-    assert.match(err.message, /featureDim: /);
-    return true;
-  });
+  assert.throws(
+    () => SalfCbm.load(dir),
+    (err: Error) => {
+      assert.ok(err.message.startsWith(`${join(dir, 'config.json')}: invalid SALF-CBM config: `), err.message);
+      assert.match(err.message, /grid\[1\]: /);
+      assert.match(err.message, /featureDim: /);
+      return true;
+    },
+  );
   save({ format: 'other' });
   assert.throws(() => SalfCbm.load(dir), /config\.json: not a SALF-CBM config \(format is other\)/);
 });
@@ -65,10 +80,13 @@ test('a row store manifest with a bad field is refused with the file and the fie
   const store = RowStore.open(root, spec);
   const manifest = join(store.dir, 'manifest.json');
   writeJson(manifest, { ...store.manifest, fields: [{ name: 'F', shape: [3], dtype: 'int8' }] });
-  assert.throws(() => RowStore.open(root, spec), (err: Error) => {
-    assert.match(err.message, /manifest\.json: invalid row store manifest: fields\[0\]\.dtype: /);
-    return true;
-  });
+  assert.throws(
+    () => RowStore.open(root, spec),
+    (err: Error) => {
+      assert.match(err.message, /manifest\.json: invalid row store manifest: fields\[0\]\.dtype: /);
+      return true;
+    },
+  );
 });
 
 test('a proving-ground world.json with a bad field is refused with the file and the field', () => {

@@ -38,9 +38,13 @@ test('hand-assembled opcodes: tuples, negative and long ints, None, booleans, me
   // {u'a': (1, -2, 300, None, True), 'b': [x, x]} with x memoised; LONG1 of 2**40.
   const bytes = Buffer.concat([
     Buffer.from([0x80, 2, 0x7d, 0x71, 0, 0x28]),
-    Buffer.from([0x58, 1, 0, 0, 0]), Buffer.from('a'),
-    Buffer.from([0x28, 0x4b, 1, 0x4a]), Buffer.from(Int32Array.of(-2).buffer), Buffer.from([0x4d, 0x2c, 0x01, 0x4e, 0x88, 0x74]),
-    Buffer.from([0x55, 1]), Buffer.from('b'),
+    Buffer.from([0x58, 1, 0, 0, 0]),
+    Buffer.from('a'),
+    Buffer.from([0x28, 0x4b, 1, 0x4a]),
+    Buffer.from(Int32Array.of(-2).buffer),
+    Buffer.from([0x4d, 0x2c, 0x01, 0x4e, 0x88, 0x74]),
+    Buffer.from([0x55, 1]),
+    Buffer.from('b'),
     Buffer.from([0x5d, 0x8a, 6, 0, 0, 0, 0, 0, 1, 0x71, 1, 0x61, 0x68, 1, 0x61]),
     Buffer.from([0x75, 0x2e]),
   ]);

@@ -6,7 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  clipPreprocess, DEFAULT_INTERPOLATION, modelInput, normaliseInput, preprocessImage, resizeToSpec, toChwNormalised,
+  clipPreprocess,
+  DEFAULT_INTERPOLATION,
+  modelInput,
+  normaliseInput,
+  preprocessImage,
+  resizeToSpec,
+  toChwNormalised,
   type InputPreprocess,
 } from '../../src/data/resize.js';
 import type { RgbImage } from '../../src/data/rgb-image.js';

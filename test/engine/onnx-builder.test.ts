@@ -14,7 +14,13 @@ test('a built MatMul+Relu graph runs in ONNX Runtime and matches a hand computat
   const out = await s.run({ A: f32(Float32Array.from([1, 2, -1, 0]), [2, 2]) });
   // [1,2]·W = [1+4, -1+1] = [5, 0]; [-1,0]·W = [-1, 1] -> relu [0, 1]
   assert.deepEqual(Array.from(dataF32(out.Y!)), [5, 0, 0, 1]);
-  assert.equal(await engine.cached('mm', () => { throw new Error('rebuilt'); }), s, 'session is reused');
+  assert.equal(
+    await engine.cached('mm', () => {
+      throw new Error('rebuilt');
+    }),
+    s,
+    'session is reused',
+  );
   await engine.dispose();
 });
 

@@ -37,7 +37,7 @@ test('sessions cached under an owner are its own and go with it; shared ones sta
   const shared = await engine.cached('scale-shared', build(1));
   const sa = await engine.cached(a, 'head', build(2));
   const sb = await engine.cached(b, 'head', build(3));
-  assert.equal(await engine.cached(a, 'head', build(99)), sa, 'the owner\'s session is reused');
+  assert.equal(await engine.cached(a, 'head', build(99)), sa, "the owner's session is reused");
   assert.notEqual(sa, sb, 'the same key under two owners is two sessions');
   assert.deepEqual([await runScale(sa), await runScale(sb)], [2, 3]);
   assert.equal(builds, 3);
@@ -47,7 +47,7 @@ test('sessions cached under an owner are its own and go with it; shared ones sta
   assert.equal(engine.sessionCount, 2);
   await assert.rejects(runScale(sa), 'an evicted session is released');
   assert.equal(await runScale(sb), 3, 'other owners keep theirs');
-  assert.equal(await engine.cached('scale-shared', build(99)), shared, 'shared sessions are not the owner\'s');
+  assert.equal(await engine.cached('scale-shared', build(99)), shared, "shared sessions are not the owner's");
   await engine.evict(a); // nothing left: no error
   const again = await engine.cached(a, 'head', build(4));
   assert.equal(await runScale(again), 4, 'a later call builds it again');
@@ -60,7 +60,10 @@ test('sessions cached under an owner are its own and go with it; shared ones sta
 test('an owner whose graph fails to open is evicted without error', async () => {
   const engine = new Engine({ threads: 1 });
   const owner = {};
-  await assert.rejects(engine.cached(owner, 'bad', () => Uint8Array.of(1, 2, 3)), /compute graph bad: ONNX Runtime could not load it/);
+  await assert.rejects(
+    engine.cached(owner, 'bad', () => Uint8Array.of(1, 2, 3)),
+    /compute graph bad: ONNX Runtime could not load it/,
+  );
   assert.equal(engine.sessionCount, 1);
   await engine.evict(owner);
   assert.equal(engine.sessionCount, 0);
@@ -82,9 +85,12 @@ test('a video-like loop over N models, each disposed, does not grow the cache; w
   }
   // Inside each iteration: the shared backbone (one for all models, keyed by its file), the
   // model's head and its intervention graph, plus shape-keyed helpers that are opened once.
-  assert.ok(counts.every((c) => c === counts[0]), `session counts per model: ${counts.join(', ')}`);
+  assert.ok(
+    counts.every((c) => c === counts[0]),
+    `session counts per model: ${counts.join(', ')}`,
+  );
   const afterLoop = engine.sessionCount;
-  assert.equal(afterLoop, counts[0]! - 2, 'the last model\'s head and intervention graph went with it');
+  assert.equal(afterLoop, counts[0]! - 2, "the last model's head and intervention graph went with it");
 
   // The same loop without dispose keeps every model's two sessions.
   const kept: SalfCbm[] = [];

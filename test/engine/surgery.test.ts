@@ -37,20 +37,39 @@ test('listTensors lists graph inputs and node outputs, not initializers', () => 
 test('exposeTensors makes an internal tensor and a graph input readable, leaving the original intact', async () => {
   const model = smallModel();
   const exposed = exposeTensors(model, ['doubled', 'X'], 'small.onnx');
-  assert.deepEqual(exposed.graph!.output!.map((o) => o.name), ['Y', 'doubled', 'X']);
-  assert.deepEqual(model.graph!.output!.map((o) => o.name), ['Y'], 'argument unchanged');
+  assert.deepEqual(
+    exposed.graph!.output!.map((o) => o.name),
+    ['Y', 'doubled', 'X'],
+  );
+  assert.deepEqual(
+    model.graph!.output!.map((o) => o.name),
+    ['Y'],
+    'argument unchanged',
+  );
   const out = await runAll(exposed);
-  assert.deepEqual(out.doubled, Array.from(X, (v) => 2 * v));
+  assert.deepEqual(
+    out.doubled,
+    Array.from(X, (v) => 2 * v),
+  );
   assert.deepEqual(out.X, Array.from(X));
-  assert.deepEqual(out.Y, Array.from(X, (v) => 2 * v + 1));
+  assert.deepEqual(
+    out.Y,
+    Array.from(X, (v) => 2 * v + 1),
+  );
 });
 
 test('exposeTensors is idempotent (re-exposing, or exposing an existing output, adds nothing)', () => {
   const once = exposeTensors(smallModel(), ['doubled'], 'small.onnx');
   const twice = exposeTensors(once, ['doubled', 'Y', 'doubled'], 'small.onnx');
-  assert.deepEqual(twice.graph!.output!.map((o) => o.name), ['Y', 'doubled']);
+  assert.deepEqual(
+    twice.graph!.output!.map((o) => o.name),
+    ['Y', 'doubled'],
+  );
   // A round trip through bytes keeps the outputs.
-  assert.deepEqual(decodeModel(encodeModel(twice)).graph!.output!.map((o) => o.name), ['Y', 'doubled']);
+  assert.deepEqual(
+    decodeModel(encodeModel(twice)).graph!.output!.map((o) => o.name),
+    ['Y', 'doubled'],
+  );
 });
 
 test('an unknown tensor name is an error naming the file and the closest names', () => {
@@ -68,7 +87,10 @@ test('an unknown tensor name is an error naming the file and the closest names',
 
 test('setOutputs keeps exactly the named outputs, in order', async () => {
   const m = setOutputs(smallModel(), ['doubled'], 'small.onnx');
-  assert.deepEqual(m.graph!.output!.map((o) => o.name), ['doubled']);
+  assert.deepEqual(
+    m.graph!.output!.map((o) => o.name),
+    ['doubled'],
+  );
   assert.deepEqual(Object.keys(await runAll(m)), ['doubled']);
 });
 
@@ -79,7 +101,10 @@ test('appendNodes adds nodes reading internal tensors, rejects name clashes, bum
   const spec = { nodes: tail.node!, initializers: tail.initializer!, outputs: [{ name: 'shifted' }] };
   const m = appendNodes(smallModel(), spec, 'small.onnx');
   assert.equal(defaultOpset(m), 17, 'opset kept when high enough');
-  assert.deepEqual((await runAll(m)).shifted, Array.from(X, (v) => 2 * v - 10));
+  assert.deepEqual(
+    (await runAll(m)).shifted,
+    Array.from(X, (v) => 2 * v - 10),
+  );
 
   const bumped = appendNodes(smallModel(7), { ...spec, minOpset: 13 }, 'small.onnx');
   assert.equal(defaultOpset(bumped), 13);
@@ -97,12 +122,19 @@ test('inlineExternalData reads initializers stored beside the model', async () =
   Object.assign(two, {
     rawData: new Uint8Array(0),
     dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-    externalData: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: '4' }, { key: 'length', value: '4' }],
+    externalData: [
+      { key: 'location', value: 'weights.bin' },
+      { key: 'offset', value: '4' },
+      { key: 'length', value: '4' },
+    ],
   });
   const path = join(dir, 'small.onnx');
   writeFileSync(path, encodeModel(model));
   const inlined = inlineExternalData(decodeModel(readFileSync(path), path), path);
-  assert.deepEqual((await runAll(inlined)).Y, Array.from(X, (v) => 3 * v + 1));
+  assert.deepEqual(
+    (await runAll(inlined)).Y,
+    Array.from(X, (v) => 3 * v + 1),
+  );
 });
 
 test('appendNodes declares new constants as graph inputs for IR version < 4 models', async () => {
@@ -117,9 +149,16 @@ test('appendNodes declares new constants as graph inputs for IR version < 4 mode
   const tail = b.toModel().graph!;
   const m = appendNodes(old, { nodes: tail.node!, initializers: tail.initializer!, outputs: [{ name: 'shifted' }] }, 'old.onnx');
   assert.ok(m.graph!.input!.some((i) => i.name === 'ten'));
-  assert.deepEqual(listTensors(m).map((t) => t.name), ['X', 'doubled', 'Y', 'shifted'], 'constants declared as inputs are still not tensors');
+  assert.deepEqual(
+    listTensors(m).map((t) => t.name),
+    ['X', 'doubled', 'Y', 'shifted'],
+    'constants declared as inputs are still not tensors',
+  );
   const s = await engine.open(encodeModel(m));
   const out = await s.run({ X: f32(X, [2, 3]) });
   await s.release();
-  assert.deepEqual(Array.from(dataF32(out.shifted!)), Array.from(X, (v) => 2 * v - 10));
+  assert.deepEqual(
+    Array.from(dataF32(out.shifted!)),
+    Array.from(X, (v) => 2 * v - 10),
+  );
 });

@@ -43,13 +43,22 @@ function randomPixels(n: number, size: number, seed: number): Float32Array {
 function writeMatMulHeadCnn(path: string, pooling: 'mean' | 'flatten'): void {
   const b = new GraphBuilder('matmul_head');
   const x = b.input('pixels', 'float32', ['N', 3, 16, 16]);
-  const w = b.constF32(Float32Array.from({ length: 6 * 3 * 9 }, (_, i) => Math.sin(i * 1.7) * 0.5), [6, 3, 3, 3]);
-  const f = b.op('Relu', [b.op('Conv', [x, w], { kernel_shape: attr.ints([3, 3]), strides: attr.ints([4, 4]), pads: attr.ints([1, 1, 1, 1]) })], {}, 'features'); // N×6×4×4
-  const pooled = pooling === 'mean'
-    ? b.op('ReduceMean', [f], { axes: attr.ints([2, 3]), keepdims: attr.i(0) })
-    : b.op('Flatten', [f], { axis: attr.i(1) });
+  const w = b.constF32(
+    Float32Array.from({ length: 6 * 3 * 9 }, (_, i) => Math.sin(i * 1.7) * 0.5),
+    [6, 3, 3, 3],
+  );
+  const f = b.op(
+    'Relu',
+    [b.op('Conv', [x, w], { kernel_shape: attr.ints([3, 3]), strides: attr.ints([4, 4]), pads: attr.ints([1, 1, 1, 1]) })],
+    {},
+    'features',
+  ); // N×6×4×4
+  const pooled = pooling === 'mean' ? b.op('ReduceMean', [f], { axes: attr.ints([2, 3]), keepdims: attr.i(0) }) : b.op('Flatten', [f], { axis: attr.i(1) });
   const D = pooling === 'mean' ? 6 : 96;
-  const W = b.constF32(Float32Array.from({ length: D * 3 }, (_, i) => Math.cos(i * 0.9)), [D, 3]);
+  const W = b.constF32(
+    Float32Array.from({ length: D * 3 }, (_, i) => Math.cos(i * 0.9)),
+    [D, 3],
+  );
   const logits = b.op('Add', [b.op('MatMul', [pooled, W]), b.constF32([0.1, -0.2, 0.3], [3])], {}, 'logits');
   b.output(logits, 'float32', ['N', 3]);
   writeFileSync(path, b.toBytes());
@@ -75,7 +84,10 @@ test('the Gemm head read from the ONNX graph gives the model logits through CAM 
   }
   const cam = camOf(maps, 1, 16, 5, 2, true);
   assert.ok(cam.every((v) => v >= 0));
-  assert.deepEqual(Array.from(camOf(maps, 1, 16, 5, 2, false)).map((v) => Math.max(0, v)), Array.from(cam));
+  assert.deepEqual(
+    Array.from(camOf(maps, 1, 16, 5, 2, false)).map((v) => Math.max(0, v)),
+    Array.from(cam),
+  );
 
   // The same head from a safetensors file.
   const file = join(dir, 'head.safetensors');
@@ -100,7 +112,10 @@ test('MatMul + Add heads after ReduceMean are read; a head on flattened (not poo
   const bad = join(dir, 'flatten.onnx');
   writeMatMulHeadCnn(bad, 'flatten');
   const other = await loadNativeBackbone(config(bad, 'logits', 16), engine, [4, 4]);
-  assert.throws(() => backboneHead(other), /flatten\.onnx: cannot read a CAM head: the linear layer's input comes from a Flatten|not GlobalAveragePool or ReduceMean/);
+  assert.throws(
+    () => backboneHead(other),
+    /flatten\.onnx: cannot read a CAM head: the linear layer's input comes from a Flatten|not GlobalAveragePool or ReduceMean/,
+  );
   const noLogits = await loadNativeBackbone(config(good, undefined, 16), engine, [4, 4]);
   assert.throws(() => backboneHead(noLogits), /name the logits tensor/);
 });
@@ -125,11 +140,12 @@ test('Score-CAM equals a direct per-channel implementation (upsample, min–max,
   let used = 0;
   for (let d = 0; d < D; d++) {
     const up = new Float64Array(S * S);
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-      let v = 0;
-      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rh[y * h + i]! * rw[x * w + j]! * features[(i * w + j) * D + d]!;
-      up[y * S + x] = v;
-    }
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        let v = 0;
+        for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rh[y * h + i]! * rw[x * w + j]! * features[(i * w + j) * D + d]!;
+        up[y * S + x] = v;
+      }
     const lo = Math.min(...up);
     const hi = Math.max(...up);
     if (!(hi > lo)) continue;
@@ -146,7 +162,10 @@ test('Score-CAM equals a direct per-channel implementation (upsample, min–max,
   for (let p = 0; p < S * S; p++) maxAbs = Math.max(maxAbs, Math.abs(Math.max(0, want[p]!) - got[p]!));
   const scale = Math.max(...want.map(Math.abs));
   assert.ok(maxAbs <= 1e-4 * Math.max(1, scale), `max difference ${maxAbs} (scale ${scale})`);
-  assert.ok(got.some((v) => v > 0), 'the map is not all zero');
+  assert.ok(
+    got.some((v) => v > 0),
+    'the map is not all zero',
+  );
   await assert.rejects(scoreCam(engine, model, px, features, [h, w], D, 9), /target class 9 is outside \[0, 4\)/);
 });
 

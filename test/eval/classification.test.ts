@@ -49,11 +49,20 @@ test('all baselines side by side, with accuracy vs NEC; head and SALF accuracies
   };
   const first = await evaluateClassification(options);
   assert.deepEqual(first.images, { train: 8, val: 4, eval: 4 });
-  assert.deepEqual(first.rows.map((r) => r.method), ['standard', 'standard-sparse', 'lfcbm', 'salf-sparse', 'salf-dense']);
+  assert.deepEqual(
+    first.rows.map((r) => r.method),
+    ['standard', 'standard-sparse', 'lfcbm', 'salf-sparse', 'salf-dense'],
+  );
   for (const r of first.rows) assert.ok(r.accuracy !== undefined && r.accuracy >= 0 && r.accuracy <= 1, `${r.method}: ${r.accuracy}`);
-  assert.deepEqual(first.necCurves.map((c) => c.method), ['standard-sparse', 'lfcbm', 'salf-sparse']);
+  assert.deepEqual(
+    first.necCurves.map((c) => c.method),
+    ['standard-sparse', 'lfcbm', 'salf-sparse'],
+  );
   for (const c of first.necCurves) {
-    assert.deepEqual(c.points.map((p) => p.target), [1, 2, 4]);
+    assert.deepEqual(
+      c.points.map((p) => p.target),
+      [1, 2, 4],
+    );
     for (const p of c.points) assert.ok(p.nec <= p.target || p.nnz === 0, `${c.method}: NEC ${p.nec} for target ${p.target}`);
   }
   assert.equal(first.lfcbm!.conceptsKept, TINY_CONCEPTS.length);
@@ -75,8 +84,14 @@ test('all baselines side by side, with accuracy vs NEC; head and SALF accuracies
   rmSync(join(first.cache.results, 'shard-000003.jsonl'));
   const rec = recorder();
   const second = await evaluateClassification({ ...options, progress: rec });
-  assert.ok(rec.logs.some((l) => /reused 1 of 1 cached feature shard/.test(l)), rec.logs.join("\n"));
-  assert.ok(rec.logs.some((l) => /reused 3 cached method result/.test(l)), rec.logs.join("\n"));
+  assert.ok(
+    rec.logs.some((l) => /reused 1 of 1 cached feature shard/.test(l)),
+    rec.logs.join('\n'),
+  );
+  assert.ok(
+    rec.logs.some((l) => /reused 3 cached method result/.test(l)),
+    rec.logs.join('\n'),
+  );
   assert.deepEqual(second.rows, first.rows);
   assert.deepEqual(second.necCurves, first.necCurves);
 });
@@ -89,6 +104,9 @@ test('clear errors: a data set with other classes, a missing split', async () =>
     mkdirSync(join(other, cls), { recursive: true });
     copyFileSync(join(s.data, 'reddish', '0.png'), join(other, cls, '0.png'));
   }
-  await assert.rejects(evaluateClassification({ ...base, data: other, valFraction: 0.5 }), /other-classes: the classes \(greenish, reddish\) differ from the model's \(bluish, reddish\)/);
+  await assert.rejects(
+    evaluateClassification({ ...base, data: other, valFraction: 0.5 }),
+    /other-classes: the classes \(greenish, reddish\) differ from the model's \(bluish, reddish\)/,
+  );
   await assert.rejects(evaluateClassification({ ...base, data: s.data }), /data: need ≥ 2 training, ≥ 1 validation and ≥ 1 test images \(got 14, 2, 0\)/);
 });

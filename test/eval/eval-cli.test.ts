@@ -16,8 +16,30 @@ const setup = trainTinySalf();
 test('eval classification writes the tables (markdown and JSON)', async () => {
   const s = await setup;
   const out = join(s.root, 'cli-cls');
-  const r = runCli(['eval', 'classification', '--model', s.modelDir, '--data', s.data, '--split-file', s.splitFile, '--out', out,
-    '--epochs', '50', '--nec', '1,2', '--path-length', '4', '--path-epochs', '20', '--lfcbm-steps', '10', '--lfcbm-cutoff', '-1']);
+  const r = runCli([
+    'eval',
+    'classification',
+    '--model',
+    s.modelDir,
+    '--data',
+    s.data,
+    '--split-file',
+    s.splitFile,
+    '--out',
+    out,
+    '--epochs',
+    '50',
+    '--nec',
+    '1,2',
+    '--path-length',
+    '4',
+    '--path-epochs',
+    '20',
+    '--lfcbm-steps',
+    '10',
+    '--lfcbm-cutoff',
+    '-1',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /\| SALF-CBM, sparse \| \d+\.\d\d% \|/);
   assert.match(r.stdout, /\| NEC \| standard, sparse \| LF-CBM, sparse \| SALF-CBM, sparse \|/);
@@ -34,7 +56,10 @@ test('eval segmentation writes the table, JSON and the figure; wrong use fails c
   assert.match(r.stdout, /\| Score-CAM \| \d+\.\d\d% \|/);
   assert.match(r.stdout, /!\[heatmaps\]\(segmentation-figure\.png\)/);
   const json = JSON.parse(readFileSync(join(out, 'segmentation.json'), 'utf8'));
-  assert.deepEqual(json.methods.map((m: { method: string }) => m.method), ['salf', 'cam', 'scorecam']);
+  assert.deepEqual(
+    json.methods.map((m: { method: string }) => m.method),
+    ['salf', 'cam', 'scorecam'],
+  );
   assert.ok(existsSync(join(out, 'segmentation-figure.png')));
 
   const bad = runCli(['eval', 'segmentation', '--model', s.modelDir, '--out', out]);

@@ -28,7 +28,10 @@ test('reads images (H×W×3) and masks (H×W) exactly as the reference indexing 
       assert.equal(ex.mask.width, e.width);
       assert.deepEqual(Array.from(ex.mask.data), e.mask, `mask ${i}`);
     });
-    assert.ok(expected.images[2]!.mask.every((v) => v === 0), 'the fixture has an empty mask');
+    assert.ok(
+      expected.images[2]!.mask.every((v) => v === 0),
+      'the fixture has an empty mask',
+    );
     assert.throws(() => file.read(3), /image index 3 is outside \[0, 3\)/);
   } finally {
     file.close();

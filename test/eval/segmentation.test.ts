@@ -38,11 +38,12 @@ function upsample(map: ArrayLike<number>, h: number, w: number, S: number): Floa
   const rh = bilinearMatrix(h, S);
   const rw = bilinearMatrix(w, S);
   const out = new Float32Array(S * S);
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-    let v = 0;
-    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rh[y * h + i]! * rw[x * w + j]! * map[i * w + j]!;
-    out[y * S + x] = v;
-  }
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) {
+      let v = 0;
+      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rh[y * h + i]! * rw[x * w + j]! * map[i * w + j]!;
+      out[y * S + x] = v;
+    }
   return out;
 }
 
@@ -56,10 +57,16 @@ test('gtsegs layout: all methods, a figure, resume after a partial run, same res
   assert.equal(partial.images, 2);
   const rec = recorder();
   const full = await evaluateSegmentation({ ...base, figure: { path: figure, count: 3 }, progress: rec });
-  assert.ok(rec.logs.some((l) => /reused 1 of 2 cached shard/.test(l)), rec.logs.join('\n'));
+  assert.ok(
+    rec.logs.some((l) => /reused 1 of 2 cached shard/.test(l)),
+    rec.logs.join('\n'),
+  );
   assert.equal(full.images, 3);
   assert.equal(full.salfMap, 'concept', 'every class has an "an image of a {class}" concept');
-  assert.deepEqual(full.methods.map((m) => m.method), ['salf', 'cam', 'scorecam']);
+  assert.deepEqual(
+    full.methods.map((m) => m.method),
+    ['salf', 'cam', 'scorecam'],
+  );
   for (const m of full.methods) {
     for (const v of [m.pixelAccuracy, m.mIoU, m.mAP, ...m.iou]) assert.ok(v >= 0 && v <= 1, `${m.method}: ${v}`);
     assert.equal(m.images, 3);
@@ -73,7 +80,10 @@ test('gtsegs layout: all methods, a figure, resume after a partial run, same res
 
   const contribution = await evaluateSegmentation({ ...base, methods: ['salf'], salfMap: 'contribution' });
   assert.equal(contribution.salfMap, 'contribution');
-  await assert.rejects(evaluateSegmentation({ ...base, methods: ['salf'], salfMap: 'concept', classConcept: 'a drawing of {class}' }), /no concept names the class\(es\) "bluish", "reddish"/);
+  await assert.rejects(
+    evaluateSegmentation({ ...base, methods: ['salf'], salfMap: 'concept', classConcept: 'a drawing of {class}' }),
+    /no concept names the class\(es\) "bluish", "reddish"/,
+  );
   dataset.close();
 });
 
@@ -82,7 +92,7 @@ test('per-image SALF-CBM (concept map) and CAM statistics equal a direct computa
   // Two 64×64 images (the input size: no resizing) with hand-made masks.
   const examples: SegExample[] = [0, 1].map((k) => {
     const data = new Uint8Array(64 * 64 * 3).map((_, i) => (i * (7 + k) + (i >> 6) * 13) % 256);
-    const mask = new Uint8Array(64 * 64).map((_, i) => ((i % 64) > 20 + 10 * k && (i >> 6) < 40 ? 1 : 0));
+    const mask = new Uint8Array(64 * 64).map((_, i) => (i % 64 > 20 + 10 * k && i >> 6 < 40 ? 1 : 0));
     return { id: `hand-${k}`, image: { data, width: 64, height: 64 }, mask: { data: mask, width: 64, height: 64 } };
   });
   const dataset: SegDataset = { name: 'hand-made', identity: 'hand-made-v1', length: 2, read: async (i) => examples[i]!, close: () => undefined };
@@ -137,10 +147,16 @@ test('proving-ground masks: the class object (or every object) as foreground', a
   const ex = await ds.read(1);
   const labels = loadLabelMask(world, 'test-00001');
   const main = loadAnnotation(world, 'test-00001').mainObject + 1;
-  assert.deepEqual(Array.from(ex.mask.data), Array.from(labels, (v) => (v === main ? 1 : 0)));
+  assert.deepEqual(
+    Array.from(ex.mask.data),
+    Array.from(labels, (v) => (v === main ? 1 : 0)),
+  );
   assert.ok(ex.mask.data.some((v) => v === 1));
   const all = await provingGroundSegDataset(world, 'test', 'objects').read(1);
-  assert.deepEqual(Array.from(all.mask.data), Array.from(labels, (v) => (v > 0 ? 1 : 0)));
+  assert.deepEqual(
+    Array.from(all.mask.data),
+    Array.from(labels, (v) => (v > 0 ? 1 : 0)),
+  );
   assert.throws(() => provingGroundSegDataset(world, 'val'), /the val split has no images/);
   const res = await evaluateSegmentation({ model: s.modelDir, dataset: ds, cacheDir: join(s.root, 'seg-pg'), methods: ['salf', 'cam'], engine });
   assert.equal(res.images, 2);

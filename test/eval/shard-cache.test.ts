@@ -29,11 +29,14 @@ test('a shard changed in place at the same size is refused with an error naming 
   const changed = text.replace('0.875', '0.975');
   assert.equal(changed.length, text.length);
   writeFileSync(path, changed);
-  assert.throws(() => cache.readJson(0), (err: Error) => {
-    assert.ok(err.message.startsWith(`${path}: corrupt evaluation shard (checksum mismatch)`), err.message);
-    assert.match(err.message, /delete the file and rerun to recompute it/);
-    return true;
-  });
+  assert.throws(
+    () => cache.readJson(0),
+    (err: Error) => {
+      assert.ok(err.message.startsWith(`${path}: corrupt evaluation shard (checksum mismatch)`), err.message);
+      assert.match(err.message, /delete the file and rerun to recompute it/);
+      return true;
+    },
+  );
   writeFileSync(path, text);
   assert.deepEqual(cache.readJson(0), value, 'the original bytes verify again');
   // Deleting it, as the message says, makes it count as missing, so the rerun recomputes it.

@@ -46,7 +46,13 @@ export async function trainTinySalf(): Promise<TinySetup> {
   };
   const modelDir = join(root, 'model');
   await trainSalfCbm({
-    data, splitFile, backbone, clip, concepts: TINY_CONCEPTS, out: modelDir, grid: [3, 3],
+    data,
+    splitFile,
+    backbone,
+    clip,
+    concepts: TINY_CONCEPTS,
+    out: modelDir,
+    grid: [3, 3],
     cbl: { maxSteps: 20, valEvery: 5, cutoff: -1 },
     finalLayer: { mode: 'sparse', lam: 1e-3, epochsPerLambda: 50 },
   });

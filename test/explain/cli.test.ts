@@ -11,7 +11,10 @@ import { BLUE, GREEN, RED, colourModel, scene, writeScene } from './colour-model
 const root = tempDir('salf-explain-cli-');
 const modelDir = join(root, 'model');
 colourModel(root).save(modelDir);
-const image = await writeScene(join(root, 'scene.png'), 96, 64, BLUE, [{ rect: [8, 8, 40, 56], colour: RED }, { rect: [60, 20, 90, 50], colour: GREEN }]);
+const image = await writeScene(join(root, 'scene.png'), 96, 64, BLUE, [
+  { rect: [8, 8, 40, 56], colour: RED },
+  { rect: [60, 20, 90, 50], colour: GREEN },
+]);
 
 function ok(args: string[]): string {
   const r = runCli(args);
@@ -30,9 +33,13 @@ test('explain prints JSON and writes the pictures; rules writes Sankey diagrams'
   const json = JSON.parse(ok(['explain', '--model', modelDir, '--class', 'reddish', '--class', 'bluish', '--top', '3', '--out', out, '--json', image]));
   const r = json.results[0];
   assert.equal(r.image, image);
-  assert.deepEqual(r.explanations.map((e: { class: string }) => e.class), ['reddish', 'bluish']);
+  assert.deepEqual(
+    r.explanations.map((e: { class: string }) => e.class),
+    ['reddish', 'bluish'],
+  );
   assert.equal(r.explanations[0].heatmaps.length, r.explanations[0].contributions.length);
-  for (const f of ['explanation.json', 'heatmaps-reddish.png', 'contributions-bluish.svg', 'contributions-bluish.png']) assert.ok(existsSync(join(out, 'scene', f)), f);
+  for (const f of ['explanation.json', 'heatmaps-reddish.png', 'contributions-bluish.svg', 'contributions-bluish.png'])
+    assert.ok(existsSync(join(out, 'scene', f)), f);
 
   const rules = join(root, 'rules');
   const text = ok(['rules', '--model', modelDir, '--out', rules]);
@@ -42,7 +49,25 @@ test('explain prints JSON and writes the pictures; rules writes Sankey diagrams'
 });
 
 test('explain-region and intervene from the command line, with their bad inputs', () => {
-  const regions = JSON.parse(ok(['explain-region', '--model', modelDir, '--region', 'box:8,8,40,56', '--region', 'point:75,35', '--radius', '10', '--top', '2', '--out', join(root, 'regions'), '--json', image]));
+  const regions = JSON.parse(
+    ok([
+      'explain-region',
+      '--model',
+      modelDir,
+      '--region',
+      'box:8,8,40,56',
+      '--region',
+      'point:75,35',
+      '--radius',
+      '10',
+      '--top',
+      '2',
+      '--out',
+      join(root, 'regions'),
+      '--json',
+      image,
+    ]),
+  );
   assert.equal(regions.regions[0].byStandardised[0].concept, 'red');
   assert.equal(regions.regions[1].byStandardised[0].concept, 'green');
   assert.ok(existsSync(join(root, 'regions', 'region-1.png')));
@@ -60,7 +85,10 @@ test('explain-region and intervene from the command line, with their bad inputs'
 
 test('video over a frames folder, export to one ONNX file, and explanations from that file', async () => {
   const frames = join(root, 'frames');
-  await writeFramePngs(frames, [0, 1, 2].map((k) => ({ data: scene(64, 64, BLUE, [{ rect: [20 * k, 16, 20 * k + 20, 48], colour: RED }]), width: 64, height: 64 })));
+  await writeFramePngs(
+    frames,
+    [0, 1, 2].map((k) => ({ data: scene(64, 64, BLUE, [{ rect: [20 * k, 16, 20 * k + 20, 48], colour: RED }]), width: 64, height: 64 })),
+  );
   const video = ok(['video', '--model', modelDir, '--concept', 'red', '--out', join(root, 'video'), '--view-size', '64', frames]);
   assert.match(video, /frame 2\tbluish/);
   assert.ok(existsSync(join(root, 'video', 'heatmap-red.gif')));

@@ -54,7 +54,12 @@ export function colourModel(dir: string, pooling: Pooling = 'mean', options: { m
       model,
       featureTensor: 'features',
       layout: 'nchw',
-      preprocess: { resize: mode === 'stretch' ? { size: SIZE, mode } : { size: SIZE, mode, resize: SIZE }, interpolation: 'bilinear', mean: [0, 0, 0], std: [1, 1, 1] },
+      preprocess: {
+        resize: mode === 'stretch' ? { size: SIZE, mode } : { size: SIZE, mode, resize: SIZE },
+        interpolation: 'bilinear',
+        mean: [0, 0, 0],
+        std: [1, 1, 1],
+      },
     },
     clip: { source: 'hand-set', id: 'none' },
     grid: GRID,
@@ -64,13 +69,19 @@ export function colourModel(dir: string, pooling: Pooling = 'mean', options: { m
     featureDim: 3,
   };
   const M = COLOUR_CONCEPTS.length;
-  return new SalfCbm(config, COLOUR_CONCEPTS, COLOUR_CLASSES, {
-    conceptWeight: CONCEPT_WEIGHT,
-    mean: MEANS,
-    std: new Float32Array(M).fill(STD),
-    finalWeight: FINAL_WEIGHT,
-    finalBias: FINAL_BIAS,
-  }, options.engine);
+  return new SalfCbm(
+    config,
+    COLOUR_CONCEPTS,
+    COLOUR_CLASSES,
+    {
+      conceptWeight: CONCEPT_WEIGHT,
+      mean: MEANS,
+      std: new Float32Array(M).fill(STD),
+      finalWeight: FINAL_WEIGHT,
+      finalBias: FINAL_BIAS,
+    },
+    options.engine,
+  );
 }
 
 /** An RGB picture: `background` everywhere and `rect` [x0, y0, x1, y1) filled with `colour`. */
@@ -92,7 +103,9 @@ export function scene(
 /** Writes `scene(...)` as a PNG. */
 export async function writeScene(path: string, ...args: Parameters<typeof scene>): Promise<string> {
   const [width, height] = args;
-  await sharp(Buffer.from(scene(...args)), { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await sharp(Buffer.from(scene(...args)), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
   return path;
 }
 

@@ -14,7 +14,7 @@ import { BLUE, GREEN, MEANS, RED, STD, colourModel, writeScene } from './colour-
 const root = tempDir('salf-region-');
 const model = conceptModelFromSalf(colourModel(root, 'mean', { mode: 'center' }));
 
-test('the region of each object lists that object\'s colour among its top concepts, and first when standardised', async () => {
+test("the region of each object lists that object's colour among its top concepts, and first when standardised", async () => {
   // 128×96 picture, centre-cropped to the 96×96 middle (x 16–112) and resized to 64×64.
   const img = await writeScene(join(root, 'scene.png'), 128, 96, BLUE, [
     { rect: [24, 8, 64, 48], colour: RED },
@@ -33,8 +33,15 @@ test('the region of each object lists that object\'s colour among its top concep
     const e = explainRegion(model, out, rasteriseRegion(await parseRegion(spec), g), 2);
     // Raw activations: among the top two (brightness is high on every saturated colour);
     // standardised by the training statistics: first.
-    assert.ok(e.bySum.some((s) => s.concept === want), `${spec}: by sum ${JSON.stringify(e.bySum)}`);
-    assert.deepEqual(e.byMean.map((s) => s.concept), e.bySum.map((s) => s.concept), `${spec}: by mean = by sum`);
+    assert.ok(
+      e.bySum.some((s) => s.concept === want),
+      `${spec}: by sum ${JSON.stringify(e.bySum)}`,
+    );
+    assert.deepEqual(
+      e.byMean.map((s) => s.concept),
+      e.bySum.map((s) => s.concept),
+      `${spec}: by mean = by sum`,
+    );
     assert.equal(e.byStandardised[0]!.concept, want, `${spec}: standardised ${JSON.stringify(e.byStandardised)}`);
     assert.ok(e.area > 0 && e.fraction > 0 && e.fraction < 1);
     const top = e.bySum[0]!;
@@ -51,7 +58,10 @@ test('the region of each object lists that object\'s colour among its top concep
 });
 
 test('region sums equal Σ I ⊙ up(C) computed by upsampling every map', async () => {
-  const img = await writeScene(join(root, 'noise.png'), 96, 96, BLUE, [{ rect: [10, 50, 40, 90], colour: RED }, { rect: [60, 5, 90, 30], colour: GREEN }]);
+  const img = await writeScene(join(root, 'noise.png'), 96, 96, BLUE, [
+    { rect: [10, 50, 40, 90], colour: RED },
+    { rect: [60, 5, 90, 30], colour: GREEN },
+  ]);
   const { images, outputs } = await analyseImages(model, [img]);
   const out = imageOutputs(model, outputs, 0);
   const region = rasteriseRegion(await parseRegion('point:30,60,20'), images[0]!.geometry);

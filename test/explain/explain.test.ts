@@ -15,7 +15,18 @@ import { conceptModelFromSalf, loadConceptModel } from '../../src/models/concept
 import { exportSalfCbm } from '../../src/models/export.js';
 import { tempDir } from '../helpers/paths.js';
 import {
-  BLUE, CONCEPT_WEIGHT, COLOUR_CLASSES, COLOUR_CONCEPTS, FINAL_BIAS, FINAL_WEIGHT, GREEN, MEANS, RED, STD, colourModel, writeScene,
+  BLUE,
+  CONCEPT_WEIGHT,
+  COLOUR_CLASSES,
+  COLOUR_CONCEPTS,
+  FINAL_BIAS,
+  FINAL_WEIGHT,
+  GREEN,
+  MEANS,
+  RED,
+  STD,
+  colourModel,
+  writeScene,
 } from './colour-model.js';
 
 const root = tempDir('salf-explain-');
@@ -39,11 +50,22 @@ function reference(grid: Rgb[]) {
   return { maps, act, std, logits };
 }
 
-const redSquare = { cells: [[0, 0], [0, 1], [1, 0], [1, 1]] as [number, number][], colour: RED };
+const redSquare = {
+  cells: [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ] as [number, number][],
+  colour: RED,
+};
 const greenCell = { cells: [[3, 3]] as [number, number][], colour: GREEN };
 
 test('contributions are W_F·ĉ, add up to the logit with the bias, and negative ĉ reads "NOT concept"', async () => {
-  const img = await writeScene(join(root, 'a.png'), 64, 64, BLUE, [{ rect: [0, 0, 32, 32], colour: RED }, { rect: [48, 48, 64, 64], colour: GREEN }]);
+  const img = await writeScene(join(root, 'a.png'), 64, 64, BLUE, [
+    { rect: [0, 0, 32, 32], colour: RED },
+    { rect: [48, 48, 64, 64], colour: GREEN },
+  ]);
   const ref = reference(cellColours(BLUE, [redSquare, greenCell]));
   const { results } = await explainImages(model, [img], { classes: COLOUR_CLASSES, topK: 4 });
   const r = results[0]!;
@@ -61,12 +83,19 @@ test('contributions are W_F·ĉ, add up to the logit with the bias, and negative
     }
     assert.ok(Math.abs(total - e.logit) < 1e-5, 'bias + contributions = logit');
     const abs = e.contributions.map((c) => Math.abs(c.contribution));
-    assert.deepEqual(abs, [...abs].sort((a, b) => b - a), 'sorted by |contribution|');
+    assert.deepEqual(
+      abs,
+      [...abs].sort((a, b) => b - a),
+      'sorted by |contribution|',
+    );
   }
   // Blue dominates: predicted bluish; red is below its training average, so "NOT red" counts for bluish.
   assert.equal(r.prediction.class, 'bluish');
   const bluish = r.explanations.find((e) => e.class === 'bluish')!;
-  assert.deepEqual(bluish.contributions.map((c) => c.label), ['blue', 'NOT red']);
+  assert.deepEqual(
+    bluish.contributions.map((c) => c.label),
+    ['blue', 'NOT red'],
+  );
   const total = r.probabilities.reduce((a, p) => a + p.probability, 0);
   assert.ok(Math.abs(total - 1) < 1e-9);
 });
@@ -82,14 +111,18 @@ test('class-specific explanations differ, and the heatmap of a concept is where 
   // For bluish the same red evidence counts against: same concept, opposite sign.
   const redForBluish = bluish!.contributions.find((c) => c.concept === 'red')!;
   assert.ok(redForBluish.contribution < 0);
-  assert.notDeepEqual(reddish!.contributions.map((c) => [c.label, c.contribution]), bluish!.contributions.map((c) => [c.label, c.contribution]));
+  assert.notDeepEqual(
+    reddish!.contributions.map((c) => [c.label, c.contribution]),
+    bluish!.contributions.map((c) => [c.label, c.contribution]),
+  );
 
   // The blue map is highest exactly on the blue square's cells, the red map everywhere else.
   const blueMap = reddish!.heatmaps.find((h) => h.concept === 'blue')!;
-  for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) {
-    const onSquare = a >= 2 && b >= 2;
-    assert.ok(Math.abs(blueMap.map[a]![b]! - (onSquare ? blueMap.max : blueMap.min)) < 1e-5, `blue map at (${a}, ${b})`);
-  }
+  for (let a = 0; a < 4; a++)
+    for (let b = 0; b < 4; b++) {
+      const onSquare = a >= 2 && b >= 2;
+      assert.ok(Math.abs(blueMap.map[a]![b]! - (onSquare ? blueMap.max : blueMap.min)) < 1e-5, `blue map at (${a}, ${b})`);
+    }
   // The picture: the blue heatmap's panel is light (colormap top) on the square, dark elsewhere.
   const dir = join(root, 'b-out');
   const files = await writeExplanationFiles(model, images[0]!, imageOutputs(model, outputs, 0), results[0]!, dir, { viewSize: 160 });

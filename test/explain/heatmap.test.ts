@@ -5,7 +5,9 @@ import { COLORMAP, blend, colourise, colormapAt, upsampleBilinear } from '../../
 import { fixturePath } from '../helpers/paths.js';
 
 test('bilinear upsampling matches torch.nn.functional.interpolate (align_corners=False) on every golden case', () => {
-  const golden = JSON.parse(readFileSync(fixturePath('resize-golden.json'), 'utf8')) as { cases: { shape: number[]; grid: [number, number]; input: number[]; output: number[] }[] };
+  const golden = JSON.parse(readFileSync(fixturePath('resize-golden.json'), 'utf8')) as {
+    cases: { shape: number[]; grid: [number, number]; input: number[]; output: number[] }[];
+  };
   let checked = 0;
   for (const c of golden.cases) {
     const [n, ch, h, w] = c.shape as [number, number, number, number];

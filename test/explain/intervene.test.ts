@@ -28,11 +28,17 @@ test('with mean pooling an edit of one grid cell moves every logit by exactly W_
   const beta = 3;
   const red = 0;
   const res = await intervene(model, out, [{ concept: red, beta, region }]);
-  assert.deepEqual(res.edits[0]!.gridMask, Array.from({ length: G }, (_, k) => (k === 5 ? 1 : 0)));
+  assert.deepEqual(
+    res.edits[0]!.gridMask,
+    Array.from({ length: G }, (_, k) => (k === 5 ? 1 : 0)),
+  );
   const dStd = beta / (G * STD);
   for (const l of res.logits) {
     const li = model.classes.indexOf(l.class);
-    assert.ok(Math.abs(l.delta - FINAL_WEIGHT[li * M + red]! * dStd) < 1e-5, `${l.class}: Δ ${l.delta}, expected ${FINAL_WEIGHT[li * M + red]! * dStd} (twice would be ${2 * FINAL_WEIGHT[li * M + red]! * dStd})`);
+    assert.ok(
+      Math.abs(l.delta - FINAL_WEIGHT[li * M + red]! * dStd) < 1e-5,
+      `${l.class}: Δ ${l.delta}, expected ${FINAL_WEIGHT[li * M + red]! * dStd} (twice would be ${2 * FINAL_WEIGHT[li * M + red]! * dStd})`,
+    );
   }
   const c = res.concepts[0]!;
   assert.equal(c.concept, 'red');
@@ -60,7 +66,10 @@ for (const pooling of ['mean', 'max', 'softmax'] as const) {
       assert.ok(Math.abs(res.logits[l]!.after - want) < 1e-4, `${res.logits[l]!.class}: ${res.logits[l]!.after} vs ${want}`);
       assert.ok(Math.abs(res.logits[l]!.before - out.logits[l]!) < 1e-4, 'before = the forward pass');
     }
-    assert.deepEqual(res.concepts.map((c) => c.concept), ['red', 'blue']);
+    assert.deepEqual(
+      res.concepts.map((c) => c.concept),
+      ['red', 'blue'],
+    );
   });
 }
 
@@ -84,5 +93,11 @@ test('raising a concept a class relies on, inside an object, moves the predictio
   // Finite as a double but not as float32 (before: "NaN%" probabilities and exit 0).
   await assert.rejects(intervene(model, out, [{ concept: 2, beta: 1e39, region }]), /β 1e\+39 on concept "blue" makes its map Infinity/);
   // Within float32 but overflowing once weighted and summed in the classifier.
-  await assert.rejects(intervene(model, out, [{ concept: 2, beta: 3e38, region }, { concept: 0, beta: -3e38, region }]), /logit of class ".*" for the edited image is (-?Infinity|NaN).*smaller β/);
+  await assert.rejects(
+    intervene(model, out, [
+      { concept: 2, beta: 3e38, region },
+      { concept: 0, beta: -3e38, region },
+    ]),
+    /logit of class ".*" for the edited image is (-?Infinity|NaN).*smaller β/,
+  );
 });

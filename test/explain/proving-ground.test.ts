@@ -74,7 +74,10 @@ before(async () => {
   });
   model = conceptModelFromSalf(salf, engine);
   const entries = readIndex(world).test;
-  const { images, outputs } = await analyseImages(model, entries.map((e) => join(world, e.image)));
+  const { images, outputs } = await analyseImages(
+    model,
+    entries.map((e) => join(world, e.image)),
+  );
   cases = [];
   for (const [i, e] of entries.entries()) {
     const annotation = loadAnnotation(world, e.id);
@@ -84,7 +87,14 @@ before(async () => {
     const box = rasteriseRegion(await parseRegion(`box:${x0},${y0},${x1 + 1},${y1 + 1}`), g);
     const labels = loadLabelMask(world, e.id);
     const file = join(root, `${e.id}-main.png`);
-    writeFileSync(file, encodeGrayPng(labels.map((v) => (v === object.index ? 255 : 0)), annotation.size, annotation.size));
+    writeFileSync(
+      file,
+      encodeGrayPng(
+        labels.map((v) => (v === object.index ? 255 : 0)),
+        annotation.size,
+        annotation.size,
+      ),
+    );
     const mask = rasteriseRegion(await parseRegion(`mask:${file}`), g);
     cases.push({ id: e.id, annotation, object, prepared: images[i]!, out: imageOutputs(model, outputs, i), box, mask });
   }
@@ -96,7 +106,10 @@ before(async () => {
 });
 
 test('the model learnt the world: the SALF-CBM is accurate and the object masks line up with the model input', () => {
-  assert.deepEqual(model.classes, CLASSES.map((c) => c.name));
+  assert.deepEqual(
+    model.classes,
+    CLASSES.map((c) => c.name),
+  );
   assert.equal(model.pooling, 'mean');
   const correct = cases.filter((c) => argmax(c.out.logits) === c.annotation.classIndex).length;
   assert.ok(correct / cases.length >= 0.8, `test accuracy ${correct}/${cases.length} (8 classes, chance 1/8)`);
@@ -108,11 +121,14 @@ test('the model learnt the world: the SALF-CBM is accurate and the object masks 
   }
 });
 
-test('Explain Anything: the main object\'s region lists its colour and its shape among the top concepts', () => {
+test("Explain Anything: the main object's region lists its colour and its shape among the top concepts", () => {
   // The images whose main object is largest: the two largest of each class (16 images; with
   // seed 0, objects of 3300–8400 px, 7–17 % of the image), so every class's shape and colour is tested.
   const chosen = CLASSES.flatMap((_, l) =>
-    cases.filter((c) => c.annotation.classIndex === l).sort((a, b) => b.object.area - a.object.area).slice(0, 2),
+    cases
+      .filter((c) => c.annotation.classIndex === l)
+      .sort((a, b) => b.object.area - a.object.area)
+      .slice(0, 2),
   );
   assert.equal(chosen.length, 16);
   const M = model.concepts.length;
@@ -310,7 +326,9 @@ test('class-specific explanations: two classes of the same image are explained b
   assert.equal(ea.class, model.classes[A]);
   assert.equal(eb.class, model.classes[other]);
   const show = (x: Expl): string => x.contributions.map((k) => `${k.label} ${k.contribution >= 0 ? '+' : ''}${k.contribution.toFixed(2)}`).join(', ');
-  console.log(`[proving-ground] ${c.id}: "${ea.class}" (p = ${ea.probability.toFixed(3)}): ${show(ea)}; "${eb.class}" (p = ${eb.probability.toFixed(3)}): ${show(eb)}`);
+  console.log(
+    `[proving-ground] ${c.id}: "${ea.class}" (p = ${ea.probability.toFixed(3)}): ${show(ea)}; "${eb.class}" (p = ${eb.probability.toFixed(3)}): ${show(eb)}`,
+  );
   assert.notDeepEqual(signed(ea), signed(eb), 'different top concepts or signs');
   // The predicted class's top contributions add up to more than the other class's.
   const sum = (x: Expl): number => x.contributions.reduce((a, k) => a + k.contribution, 0);

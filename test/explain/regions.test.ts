@@ -51,9 +51,18 @@ test('RLE masks are column-major, round-trip, and a size mismatch is refused', (
   assert.throws(() => decodeRle({ size: [3, 3], counts: [1, 2] }, 'm.json'), /m\.json: the runs cover 3 pixels but the mask is 3×3/);
   // Made with pycocotools 2.0.11: mask.encode(np.asfortranarray(rows)) of these 13×9 rows.
   const rows = [
-    [0, 1, 1, 0, 0, 1, 0, 1, 1], [0, 1, 0, 0, 1, 0, 0, 0, 1], [1, 1, 1, 1, 0, 1, 0, 1, 0], [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    [1, 1, 1, 1, 0, 0, 1, 0, 1], [1, 0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0, 0, 0, 1], [0, 0, 0, 1, 0, 1, 0, 1, 0],
-    [1, 1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0, 1], [0, 1, 0, 1, 0, 0, 0, 0, 1], [0, 1, 0, 1, 1, 0, 0, 0, 0],
+    [0, 1, 1, 0, 0, 1, 0, 1, 1],
+    [0, 1, 0, 0, 1, 0, 0, 0, 1],
+    [1, 1, 1, 1, 0, 1, 0, 1, 0],
+    [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    [1, 1, 1, 1, 0, 0, 1, 0, 1],
+    [1, 0, 0, 0, 0, 0, 0, 1, 0],
+    [0, 0, 1, 0, 0, 0, 0, 0, 1],
+    [0, 0, 0, 1, 0, 1, 0, 1, 0],
+    [1, 1, 1, 0, 0, 0, 0, 0, 0],
+    [0, 0, 1, 0, 0, 0, 0, 0, 1],
+    [0, 1, 0, 1, 0, 0, 0, 0, 1],
+    [0, 1, 0, 1, 1, 0, 0, 0, 0],
     [0, 1, 0, 1, 1, 0, 1, 0, 1],
   ].flat();
   const coco = { size: [13, 9] as [number, number], counts: '242M22MN20N30M0000014OL01002ON0062JN3050N1JO10O041L00O11OO' };
@@ -90,7 +99,9 @@ test('boxes, points, mask images and SAM RLE files rasterise onto the model inpu
   const dir = tempDir('salf-regions-');
   const px = new Uint8Array(128 * 128);
   for (let y = 32; y < 64; y++) for (let x = 32; x < 64; x++) px[y * 128 + x] = 255;
-  await sharp(Buffer.from(px), { raw: { width: 128, height: 128, channels: 1 } }).png().toFile(join(dir, 'mask.png'));
+  await sharp(Buffer.from(px), { raw: { width: 128, height: 128, channels: 1 } })
+    .png()
+    .toFile(join(dir, 'mask.png'));
   const fromPng = rasteriseRegion(await parseRegion(`mask:${join(dir, 'mask.png')}`), stretch64);
   assert.deepEqual(Array.from(fromPng.mask), Array.from(box.mask));
   const bin = px.map((v) => (v ? 1 : 0));
@@ -98,11 +109,15 @@ test('boxes, points, mask images and SAM RLE files rasterise onto the model inpu
   const fromRle = rasteriseRegion(await parseRegion(`sam:${join(dir, 'sam.json')}`), stretch64);
   assert.deepEqual(Array.from(fromRle.mask), Array.from(box.mask));
   // A 0/1 mask (not 0/255) and a transparent-background RGBA mask read the same.
-  await sharp(Buffer.from(bin), { raw: { width: 128, height: 128, channels: 1 } }).png().toFile(join(dir, 'mask01.png'));
+  await sharp(Buffer.from(bin), { raw: { width: 128, height: 128, channels: 1 } })
+    .png()
+    .toFile(join(dir, 'mask01.png'));
   assert.equal(rasteriseRegion(await parseRegion(`mask:${join(dir, 'mask01.png')}`), stretch64).area, 256);
   const rgba = new Uint8Array(128 * 128 * 4);
   for (let p = 0; p < 128 * 128; p++) rgba.set([200, 200, 200, bin[p]! ? 255 : 0], p * 4);
-  await sharp(Buffer.from(rgba), { raw: { width: 128, height: 128, channels: 4 } }).png().toFile(join(dir, 'alpha.png'));
+  await sharp(Buffer.from(rgba), { raw: { width: 128, height: 128, channels: 4 } })
+    .png()
+    .toFile(join(dir, 'alpha.png'));
   assert.deepEqual(Array.from(rasteriseRegion(await parseRegion(`mask:${join(dir, 'alpha.png')}`), stretch64).mask), Array.from(box.mask));
   // Input-frame coordinates skip the mapping.
   assert.deepEqual(Array.from(rasteriseRegion(await parseRegion('box:16,16,32,32'), stretch64, { frame: 'input' }).mask), Array.from(box.mask));
@@ -159,5 +174,8 @@ test('grid weights give exact region sums of upsampled maps; the grid mask is th
   assert.deepEqual(Array.from(cell), [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   const quarter = gridMask(rasteriseRegion(await parseRegion('box:0,0,8,8'), stretch64, { frame: 'input' }), grid);
   assert.equal(quarter[0], 0.25);
-  assert.equal(quarter.reduce((a, b) => a + b, 0), 0.25);
+  assert.equal(
+    quarter.reduce((a, b) => a + b, 0),
+    0.25,
+  );
 });

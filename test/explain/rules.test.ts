@@ -17,7 +17,10 @@ const model = { concepts: ['red', 'green', 'blue', 'a <b> & "c"'], classes: ['a'
 
 test('a decision rule lists the non-zero weights (|w| > 1e-5), largest first, and can be cut to a top-k', () => {
   const r = decisionRule(model, 0);
-  assert.deepEqual(r.terms, [{ concept: 'red', index: 0, weight: 2 }, { concept: 'blue', index: 2, weight: -0.5 }]);
+  assert.deepEqual(r.terms, [
+    { concept: 'red', index: 0, weight: 2 },
+    { concept: 'blue', index: 2, weight: -0.5 },
+  ]);
   assert.equal(r.nonZeros, 2);
   assert.equal(r.bias, 0.25);
   const top1 = decisionRule(model, 0, 1);
@@ -45,7 +48,12 @@ test('the Sankey diagram draws one band per weight, coloured by sign, and render
 
 test('the contribution chart labels "NOT" concepts and escapes names', () => {
   const svg = contributionBarsSvg({
-    class: 'a', index: 0, logit: 1, probability: 0.7, bias: 0.25, rest: 0.1,
+    class: 'a',
+    index: 0,
+    logit: 1,
+    probability: 0.7,
+    bias: 0.25,
+    rest: 0.1,
     contributions: [
       { concept: 'red', index: 0, label: 'red', weight: 2, activation: 1, standardised: 0.5, contribution: 1 },
       { concept: 'a <b> & "c"', index: 3, label: 'NOT a <b> & "c"', weight: 1, activation: 0, standardised: -0.35, contribution: -0.35 },

@@ -61,7 +61,10 @@ test('a video file needs ffmpeg: a clear message without it, and its frames are 
   );
   // A stand-in ffmpeg that "decodes" by copying the frame PNGs to the requested pattern.
   const fake = join(root, 'fake-ffmpeg.sh');
-  writeFileSync(fake, `#!/bin/sh\nfor last; do :; done\nout=$(dirname "$last")\necho "$@" > "${join(root, 'ffmpeg-args.txt')}"\ni=1\nfor f in ${frameDir}/*.png; do cp "$f" "$out/frame-$(printf %06d $i).png"; i=$((i+1)); done\n`);
+  writeFileSync(
+    fake,
+    `#!/bin/sh\nfor last; do :; done\nout=$(dirname "$last")\necho "$@" > "${join(root, 'ffmpeg-args.txt')}"\ni=1\nfor f in ${frameDir}/*.png; do cp "$f" "$out/frame-$(printf %06d $i).png"; i=$((i+1)); done\n`,
+  );
   chmodSync(fake, 0o755);
   const res = await explainVideo(model, video, join(root, 'v2'), { concepts: ['red'], ffmpeg: fake, fps: 2, maxFrames: 10, format: 'webp', viewSize: 64 });
   assert.equal(res.frames.length, 4);
@@ -72,7 +75,10 @@ test('a video file needs ffmpeg: a clear message without it, and its frames are 
   const failing = join(root, 'failing-ffmpeg.sh');
   writeFileSync(failing, '#!/bin/sh\necho "Invalid data found when processing input" >&2\nexit 1\n');
   chmodSync(failing, 0o755);
-  await assert.rejects(explainVideo(model, video, join(root, 'v3'), { concepts: ['red'], ffmpeg: failing }), /ffmpeg could not decode the video \(exit 1\): Invalid data found/);
+  await assert.rejects(
+    explainVideo(model, video, join(root, 'v3'), { concepts: ['red'], ffmpeg: failing }),
+    /ffmpeg could not decode the video \(exit 1\): Invalid data found/,
+  );
   await assert.rejects(explainVideo(model, frameDir, join(root, 'v4'), { concepts: ['purple'] }), /unknown concept "purple"/);
   await assert.rejects(explainVideo(model, join(root, 'nothing'), join(root, 'v5'), { concepts: ['red'] }), /nothing: not found/);
 });
@@ -83,16 +89,34 @@ test('a bad frame stops the run and names --skip-bad; with skipBad it is left ou
   // Frame 2 truncated mid-stream; a frame of another size appended.
   const bytes = readFileSync(files[1]!);
   writeFileSync(files[1]!, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  writeFileSync(join(dir, 'frame-0005.png'), await sharp({ create: { width: 32, height: 48, channels: 3, background: '#ff0000' } }).png().toBuffer());
+  writeFileSync(
+    join(dir, 'frame-0005.png'),
+    await sharp({ create: { width: 32, height: 48, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer(),
+  );
   await assert.rejects(
     explainVideo(model, dir, join(root, 'bad-stop'), { concepts: ['red'], viewSize: 64 }),
     /frame-0002\.png: cannot decode image .*\(pass --skip-bad to leave such frames out\)/,
   );
   assert.equal(existsSync(join(root, 'bad-stop', 'video.json')), false);
   const res = await explainVideo(model, dir, join(root, 'bad-skip'), { concepts: ['red'], viewSize: 64, skipBad: true });
-  assert.deepEqual(res.frames.map((f) => f.frame), [0, 2, 3]);
-  assert.deepEqual(res.frames.map((f) => f.concepts[0]!.peakCell[1]), [0, 2, 3], 'the remaining frames still follow the bar');
-  assert.deepEqual(res.skipped.map((s) => [s.frame, s.file]), [[1, files[1]], [4, join(dir, 'frame-0005.png')]]);
+  assert.deepEqual(
+    res.frames.map((f) => f.frame),
+    [0, 2, 3],
+  );
+  assert.deepEqual(
+    res.frames.map((f) => f.concepts[0]!.peakCell[1]),
+    [0, 2, 3],
+    'the remaining frames still follow the bar',
+  );
+  assert.deepEqual(
+    res.skipped.map((s) => [s.frame, s.file]),
+    [
+      [1, files[1]],
+      [4, join(dir, 'frame-0005.png')],
+    ],
+  );
   assert.match(res.skipped[0]!.reason, /cannot decode image/);
   assert.match(res.skipped[1]!.reason, /frame shape differs from the first frame's/);
   const json = JSON.parse(readFileSync(join(root, 'bad-skip', 'video.json'), 'utf8'));
@@ -115,5 +139,8 @@ test('with skipBad and no readable frame, the error says so', async () => {
   const dir = join(root, 'all-bad');
   const files = await writeFramePngs(dir, frames.slice(0, 2));
   for (const f of files) writeFileSync(f, 'not a png');
-  await assert.rejects(explainVideo(model, dir, join(root, 'all-bad-out'), { concepts: ['red'], skipBad: true }), /no frame could be read \(2 left out; the first: .*frame-0001\.png: cannot decode image/);
+  await assert.rejects(
+    explainVideo(model, dir, join(root, 'all-bad-out'), { concepts: ['red'], skipBad: true }),
+    /no frame could be read \(2 left out; the first: .*frame-0001\.png: cannot decode image/,
+  );
 });

@@ -29,7 +29,12 @@ test('a cache file changed in place (same size) is refused on rerun, naming the 
   const options = (cacheDir: string): TrainSalfCbmOptions => ({
     data: join(root, 'data'),
     valFraction: 0.25,
-    backbone: { model: cnn.path, featureTensor: cnn.featureTensor, layout: 'nchw', preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } },
+    backbone: {
+      model: cnn.path,
+      featureTensor: cnn.featureTensor,
+      layout: 'nchw',
+      preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+    },
     clip: join(root, 'clip'),
     concepts: ['red', 'blue', 'green', 'striped'],
     out: join(root, 'model'),
@@ -41,13 +46,35 @@ test('a cache file changed in place (same size) is refused on rerun, naming the 
   });
   const clean = join(root, 'clean');
   await trainSalfCbm(options(clean));
-  const storeDir = (cache: string, prefix: string): string => join(cache, readdirSync(cache).filter((d) => d.startsWith(prefix)).sort()[0]!);
+  const storeDir = (cache: string, prefix: string): string =>
+    join(
+      cache,
+      readdirSync(cache)
+        .filter((d) => d.startsWith(prefix))
+        .sort()[0]!,
+    );
 
   const cases: { name: string; file: (cache: string) => string; error: RegExp }[] = [
-    { name: 'features shard', file: (c) => join(storeDir(c, 'features-'), 'shard-000000.rows'), error: /features-[0-9a-f]+[\\/]shard-000000\.rows: .*checksum/ },
-    { name: 'embeddings shard', file: (c) => join(storeDir(c, 'prompted-'), 'shard-000000.rows'), error: /prompted-[0-9a-f]+[\\/]shard-000000\.rows: .*checksum/ },
-    { name: 'concept-layer checkpoint', file: (c) => join(c, 'concept-layer.safetensors'), error: /concept-layer\.safetensors: the concept-layer checkpoint is corrupt/ },
-    { name: 'activations shard', file: (c) => join(storeDir(c, 'activations-'), 'shard-000000.rows'), error: /activations-[0-9a-f]+[\\/]shard-000000\.rows: .*checksum/ },
+    {
+      name: 'features shard',
+      file: (c) => join(storeDir(c, 'features-'), 'shard-000000.rows'),
+      error: /features-[0-9a-f]+[\\/]shard-000000\.rows: .*checksum/,
+    },
+    {
+      name: 'embeddings shard',
+      file: (c) => join(storeDir(c, 'prompted-'), 'shard-000000.rows'),
+      error: /prompted-[0-9a-f]+[\\/]shard-000000\.rows: .*checksum/,
+    },
+    {
+      name: 'concept-layer checkpoint',
+      file: (c) => join(c, 'concept-layer.safetensors'),
+      error: /concept-layer\.safetensors: the concept-layer checkpoint is corrupt/,
+    },
+    {
+      name: 'activations shard',
+      file: (c) => join(storeDir(c, 'activations-'), 'shard-000000.rows'),
+      error: /activations-[0-9a-f]+[\\/]shard-000000\.rows: .*checksum/,
+    },
   ];
   for (const { name, file, error } of cases) {
     const cache = join(root, name.replace(/\W+/g, '-'));

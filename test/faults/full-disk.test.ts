@@ -21,7 +21,13 @@ function model(kib: number): SalfCbm {
   const D = Math.ceil((kib * 1024) / (4 * M));
   const config = tinySalfConfig(D, M, L);
   const fill = (n: number, v: number): Float32Array => new Float32Array(n).fill(v);
-  return new SalfCbm(config, ['a', 'b', 'c', 'd'], ['x', 'y'], { conceptWeight: fill(M * D, 0.5), mean: fill(M, 0), std: fill(M, 1), finalWeight: fill(L * M, 1), finalBias: fill(L, 0) });
+  return new SalfCbm(config, ['a', 'b', 'c', 'd'], ['x', 'y'], {
+    conceptWeight: fill(M * D, 0.5),
+    mean: fill(M, 0),
+    std: fill(M, 1),
+    finalWeight: fill(L * M, 1),
+    finalBias: fill(L, 0),
+  });
 }
 
 /** A folder on a disk of `kib` KiB: a tmpfs when one can be mounted, else the write shim. */
@@ -52,7 +58,8 @@ function smallDisk(kib: number): { dir: string; kind: string; release(): void } 
   fs.writeSync = ((fd: number, buffer: Uint8Array, offset?: number, length?: number, ...rest: unknown[]) => {
     const p = fds.get(fd);
     const n = length ?? buffer.length - (offset ?? 0);
-    if (p !== undefined && used() + n > kib * 1024) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    if (p !== undefined && used() + n > kib * 1024)
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
     if (p !== undefined) sizes.set(p, sizes.get(p)! + n);
     return (writeSync as (...a: unknown[]) => number)(fd, buffer, offset, length, ...rest);
   }) as typeof fs.writeSync;
@@ -89,7 +96,11 @@ test('a full disk during a model save names the file, leaves nothing that loads 
       () => big.save(dir),
       (e: Error) => e.message.startsWith(join(dir, 'weights.safetensors')) && /\(ENOSPC\): the disk is full.*free space and run again/.test(e.message),
     );
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary file is left');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      [],
+      'no temporary file is left',
+    );
     assert.throws(() => SalfCbm.load(dir), /manifest\.json: missing/, 'the folder does not load as the old or a half-new model');
     fs.rmSync(filler);
     if (disk.kind === 'shim') disk.release(); // (its quota counts every file the test wrote)

@@ -26,7 +26,11 @@ const childScript = join(here, '..', `fault-child${extname(here)}`);
 /** Runs the fault child; resolves with its exit signal and output. */
 function runChild(config: FaultChildConfig): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   const args = extname(here) === '.ts' ? ['--import', 'tsx', childScript] : [childScript];
-  const child = spawn(process.execPath, args, { cwd: repoRoot(), env: { ...process.env, SALF_FAULT_CHILD: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot(),
+    env: { ...process.env, SALF_FAULT_CHILD: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -35,7 +39,9 @@ function runChild(config: FaultChildConfig): Promise<{ code: number | null; sign
 
 /** The hash of the model's manifest, which lists every model file's SHA-256. */
 function modelHash(dir: string): string {
-  return createHash('sha256').update(readFileSync(join(dir, 'manifest.json'))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(join(dir, 'manifest.json')))
+    .digest('hex');
 }
 
 async function trainingSetup(): Promise<{ root: string; options: (name: string) => TrainSalfCbmOptions }> {
@@ -46,7 +52,12 @@ async function trainingSetup(): Promise<{ root: string; options: (name: string) 
   const options = (name: string): TrainSalfCbmOptions => ({
     data: join(root, 'data'),
     valFraction: 0.25,
-    backbone: { model: cnn.path, featureTensor: cnn.featureTensor, layout: 'nchw', preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } },
+    backbone: {
+      model: cnn.path,
+      featureTensor: cnn.featureTensor,
+      layout: 'nchw',
+      preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+    },
     clip: join(root, 'clip'),
     concepts: ['red', 'blue', 'green', 'striped', 'round', 'sky'],
     out: join(root, name, 'model'),
@@ -61,7 +72,7 @@ async function trainingSetup(): Promise<{ root: string; options: (name: string) 
   return { root, options };
 }
 
-test('kill -9 at each training stage, then a rerun, gives the uninterrupted run\'s model files exactly', async () => {
+test("kill -9 at each training stage, then a rerun, gives the uninterrupted run's model files exactly", async () => {
   const { root, options } = await trainingSetup();
   await trainSalfCbm(options('reference'));
   const reference = modelHash(options('reference').out);
@@ -99,7 +110,7 @@ function tree(dir: string, base = dir, out = new Map<string, string>()): Map<str
   return out;
 }
 
-test('kill -9 during world generation: a rerun resumes and ends with the uninterrupted world\'s files', async () => {
+test("kill -9 during world generation: a rerun resumes and ends with the uninterrupted world's files", async () => {
   const root = tempDir('salf-faults-world-');
   const options = (dir: string): GenerateWorldOptions => ({ seed: 3, size: 48, counts: { train: 8, val: 4, test: 2, shifted: 2 }, outDir: join(root, dir) });
   await generateWorld(options('reference'));

@@ -51,7 +51,10 @@ test('a required browser that is missing fails the test that launches it, saying
   const saved = process.env.SALF_CHROMIUM;
   process.env.SALF_CHROMIUM = join(tempDir(), 'no-chromium');
   try {
-    await assert.rejects(launchChromium(), /headless Chromium is required .* but SALF_CHROMIUM=.*no-chromium is not an executable; install it with `apt-get update && apt-get install -y chromium`/);
+    await assert.rejects(
+      launchChromium(),
+      /headless Chromium is required .* but SALF_CHROMIUM=.*no-chromium is not an executable; install it with `apt-get update && apt-get install -y chromium`/,
+    );
   } finally {
     if (saved === undefined) delete process.env.SALF_CHROMIUM;
     else process.env.SALF_CHROMIUM = saved;

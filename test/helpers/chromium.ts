@@ -42,7 +42,9 @@ export function browserTestSkip(env: NodeJS.ProcessEnv = process.env, systemDirs
 }
 
 function notFound(env: NodeJS.ProcessEnv): string {
-  return env.SALF_CHROMIUM ? `SALF_CHROMIUM=${env.SALF_CHROMIUM} is not an executable` : `there is no Chromium (${CHROMIUM_NAMES.join(', ')}) in ${SYSTEM_DIRS.join(', ')} or on PATH`;
+  return env.SALF_CHROMIUM
+    ? `SALF_CHROMIUM=${env.SALF_CHROMIUM} is not an executable`
+    : `there is no Chromium (${CHROMIUM_NAMES.join(', ')}) in ${SYSTEM_DIRS.join(', ')} or on PATH`;
 }
 
 const ARGS = [
@@ -67,7 +69,14 @@ export interface HeadlessBrowser {
  * Instead of `--disable-gpu`: WebGPU on Chromium's software Vulkan (SwiftShader), so the page's
  * WebGPU path runs on a machine without a GPU.
  */
-const SOFTWARE_WEBGPU = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan', '--use-vulkan=swiftshader'];
+const SOFTWARE_WEBGPU = [
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
+  '--use-angle=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+];
 
 /** Options of {@link launchChromium}. */
 export interface LaunchOptions {

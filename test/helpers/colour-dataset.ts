@@ -17,7 +17,9 @@ export async function writeColourDataset(root: string, count: number, size = 64)
     for (let i = 0; i < count; i++) {
       const px = Buffer.alloc(size * size * 3);
       for (let p = 0; p < size * size; p++) for (let c = 0; c < 3; c++) px[p * 3 + c] = Math.max(0, Math.min(255, rgb[c]! + (rand() - 0.5) * 160));
-      await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toFile(join(root, name, `${i}.png`));
+      await sharp(px, { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toFile(join(root, name, `${i}.png`));
     }
   }
 }

@@ -6,7 +6,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 
-const TINTS: [number, number, number][] = [[200, 60, 50], [40, 70, 210], [60, 190, 70], [220, 210, 40]];
+const TINTS: [number, number, number][] = [
+  [200, 60, 50],
+  [40, 70, 210],
+  [60, 190, 70],
+  [220, 210, 40],
+];
 
 /** Writes a size×size JPEG tinted with class `label`'s colour. */
 export async function writeTintedJpeg(path: string, label: number, seed: number, size = 64): Promise<void> {
@@ -16,7 +21,9 @@ export async function writeTintedJpeg(path: string, label: number, seed: number,
   const px = Buffer.alloc(size * size * 3);
   for (let p = 0; p < size * size; p++) for (let c = 0; c < 3; c++) px[p * 3 + c] = Math.max(0, Math.min(255, rgb[c]! + (rand() - 0.5) * 120));
   mkdirSync(dirname(path), { recursive: true });
-  await sharp(px, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 95 }).toFile(path);
+  await sharp(px, { raw: { width: size, height: size, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toFile(path);
 }
 
 /**

@@ -22,7 +22,12 @@ export function writeHalfIoModel(src: string, dst: string): void {
     if (!t || t.elemType !== DType.float32) continue;
     const inner = `${input.name}__f32`;
     for (const n of nodes) n.input = (n.input ?? []).map((x) => (x === input.name ? inner : x));
-    head.push({ opType: 'Cast', input: [input.name!], output: [inner], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DType.float32 }] });
+    head.push({
+      opType: 'Cast',
+      input: [input.name!],
+      output: [inner],
+      attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DType.float32 }],
+    });
     t.elemType = DType.float16;
   }
   for (const output of graph.output ?? []) {
@@ -30,7 +35,12 @@ export function writeHalfIoModel(src: string, dst: string): void {
     if (!t || t.elemType !== DType.float32) continue;
     const inner = `${output.name}__f32`;
     for (const n of nodes) n.output = (n.output ?? []).map((x) => (x === output.name ? inner : x));
-    tail.push({ opType: 'Cast', input: [inner], output: [output.name!], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DType.float16 }] });
+    tail.push({
+      opType: 'Cast',
+      input: [inner],
+      output: [output.name!],
+      attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DType.float16 }],
+    });
     t.elemType = DType.float16;
   }
   graph.node = [...head, ...nodes, ...tail];

@@ -27,10 +27,32 @@ export async function precomputeFixture(): Promise<PrecomputeFixture> {
   const cnn = writeTinyCnn(join(root, 'cnn.onnx'), { size: 64, classes: 2 });
   await writeTinyClip(join(root, 'clip'), { inputSize: 64 });
   const args = [
-    '--data', join(root, 'data'), '--clip', join(root, 'clip'), '--val-fraction', '0.25',
-    '--backbone', cnn.path, '--feature-tensor', cnn.featureTensor, '--logits-tensor', cnn.logitsTensor,
-    '--input-size', '64', '--crop', 'stretch', '--mean', '0.5,0.5,0.5', '--std', '0.25,0.25,0.25',
-    '--grid', '3x3', '--shard-size', '2', '--batch-size', '3',
+    '--data',
+    join(root, 'data'),
+    '--clip',
+    join(root, 'clip'),
+    '--val-fraction',
+    '0.25',
+    '--backbone',
+    cnn.path,
+    '--feature-tensor',
+    cnn.featureTensor,
+    '--logits-tensor',
+    cnn.logitsTensor,
+    '--input-size',
+    '64',
+    '--crop',
+    'stretch',
+    '--mean',
+    '0.5,0.5,0.5',
+    '--std',
+    '0.25,0.25,0.25',
+    '--grid',
+    '3x3',
+    '--shard-size',
+    '2',
+    '--batch-size',
+    '3',
   ];
   const inputs = (cacheDir: string): PrecomputeInputs => ({
     data: join(root, 'data'),
@@ -65,8 +87,15 @@ export interface CliRun {
 export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const compiled = fileURLToPath(import.meta.url).endsWith('.js');
   const entry = compiled ? join(repoRoot(), 'dist', 'src', 'cli', 'main.js') : join(repoRoot(), 'src', 'cli', 'main.ts');
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SLURM_|JOB_COMPLETION_INDEX|SALF_CBM_SHARD_COUNT)/.test(k))) as Record<string, string>;
-  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry, ...args], { cwd: repoRoot(), env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SLURM_|JOB_COMPLETION_INDEX|SALF_CBM_SHARD_COUNT)/.test(k))) as Record<
+    string,
+    string
+  >;
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), entry, ...args], {
+    cwd: repoRoot(),
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -77,7 +106,9 @@ export function runCliAsync(args: string[], env: Record<string, string> = {}): P
 /** Every file of every store folder under `cacheDir` (name → bytes), job records left out. */
 export function storeFiles(cacheDir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const dir of readdirSync(cacheDir).filter((d) => d !== 'jobs').sort()) {
+  for (const dir of readdirSync(cacheDir)
+    .filter((d) => d !== 'jobs')
+    .sort()) {
     const full = join(cacheDir, dir);
     if (!existsSync(join(full, 'manifest.json'))) continue;
     for (const f of readdirSync(full).sort()) out.set(`${dir}/${f}`, readFileSync(join(full, f)));

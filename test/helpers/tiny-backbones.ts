@@ -21,7 +21,6 @@ export interface TinyModelInfo {
   featureDims: number[];
 }
 
-
 /** Uniform weights scaled to keep activations of order one (He-style, by fan-in). */
 function weights(rand: () => number, count: number, fanIn: number, gain = 1): Float32Array {
   const a = gain * Math.sqrt(6 / fanIn);
@@ -103,8 +102,12 @@ export function writeTinyVit(path: string, opts: TinyVitOptions = {}): TinyModel
   const b = new GraphBuilder('tiny_vit');
   const x = b.input('pixels', 'float32', [opts.batch ?? 'N', 3, size, size]);
   const fan = 3 * patch * patch;
-  const pe = b.op('Conv', [x, b.constF32(weights(rand, D * fan, fan), [D, 3, patch, patch], 'patch.weight'), b.constF32(weights(rand, D, fan, 0.1), [D], 'patch.bias')],
-    { kernel_shape: attr.ints([patch, patch]), strides: attr.ints([patch, patch]) }, 'patch_embed');
+  const pe = b.op(
+    'Conv',
+    [x, b.constF32(weights(rand, D * fan, fan), [D, 3, patch, patch], 'patch.weight'), b.constF32(weights(rand, D, fan, 0.1), [D], 'patch.bias')],
+    { kernel_shape: attr.ints([patch, patch]), strides: attr.ints([patch, patch]) },
+    'patch_embed',
+  );
   const flat = b.op('Reshape', [pe, b.constI64([0, D, -1])], {}, 'patch_flat');
   let tok = b.op('Transpose', [flat], { perm: attr.ints([0, 2, 1]) }, 'patch_tokens'); // N×P×D
   if (withCls) {

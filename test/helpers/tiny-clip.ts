@@ -39,16 +39,65 @@ export const TINY_CLIP_MAX_TOKENS = 77;
 
 /** Words that tokenise to whole-word tokens in the tiny vocabulary. */
 export const TINY_CLIP_WORDS: readonly string[] = [
-  'a', 'an', 'the', 'of', 'with', 'and', 'on', 'in', 'photo', 'image', 'picture', 'object',
-  'red', 'green', 'blue', 'yellow', 'black', 'white', 'orange', 'brown', 'grey', 'striped', 'spotted',
-  'small', 'large', 'round', 'square', 'circle', 'bird', 'cat', 'dog', 'car', 'fish', 'animal',
-  'vehicle', 'wing', 'wings', 'beak', 'feathers', 'fur', 'tail', 'wheel', 'wheels', 'eye', 'eyes',
-  'legs', 'head', 'sky', 'grass', 'water', 'tree', 'road', 'background', 'stripes', 'dots',
+  'a',
+  'an',
+  'the',
+  'of',
+  'with',
+  'and',
+  'on',
+  'in',
+  'photo',
+  'image',
+  'picture',
+  'object',
+  'red',
+  'green',
+  'blue',
+  'yellow',
+  'black',
+  'white',
+  'orange',
+  'brown',
+  'grey',
+  'striped',
+  'spotted',
+  'small',
+  'large',
+  'round',
+  'square',
+  'circle',
+  'bird',
+  'cat',
+  'dog',
+  'car',
+  'fish',
+  'animal',
+  'vehicle',
+  'wing',
+  'wings',
+  'beak',
+  'feathers',
+  'fur',
+  'tail',
+  'wheel',
+  'wheels',
+  'eye',
+  'eyes',
+  'legs',
+  'head',
+  'sky',
+  'grass',
+  'water',
+  'tree',
+  'road',
+  'background',
+  'stripes',
+  'dots',
 ];
 
 const START = '<|startoftext|>';
 const END = '<|endoftext|>';
-
 
 /** `count` normal(0, scale²) samples (Box–Muller). */
 function normals(rand: () => number, count: number, scale: number): Float32Array {
@@ -70,8 +119,12 @@ function visionModel(rand: () => number, size: number, embedDim: number): { byte
   const width = 32;
   const b = new GraphBuilder('tiny_clip_vision');
   const x = b.input('pixel_values', 'float32', ['batch_size', 3, size, size]);
-  const w = b.initializer('patch_embed.weight', 'float32', [width, 3, patch, patch],
-    normals(rand, width * 3 * patch * patch, 1 / Math.sqrt(3 * patch * patch)));
+  const w = b.initializer(
+    'patch_embed.weight',
+    'float32',
+    [width, 3, patch, patch],
+    normals(rand, width * 3 * patch * patch, 1 / Math.sqrt(3 * patch * patch)),
+  );
   const bias = b.initializer('patch_embed.bias', 'float32', [width], normals(rand, width, 0.1));
   const pos = b.initializer('position_embedding', 'float32', [1, width, grid, grid], normals(rand, width * grid * grid, 0.5));
   const conv = b.op('Conv', [x, w, bias], { kernel_shape: attr.ints([patch, patch]), strides: attr.ints([patch, patch]) });
@@ -90,8 +143,7 @@ function textModel(rand: () => number, vocabSize: number, embedDim: number): { b
   const ids = b.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const mask = b.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
   const tokTable = b.initializer('token_embedding.weight', 'float32', [vocabSize, width], normals(rand, vocabSize * width, 1));
-  const posTable = b.initializer('position_embedding.weight', 'float32', [TINY_CLIP_MAX_TOKENS, width],
-    normals(rand, TINY_CLIP_MAX_TOKENS * width, 0.5));
+  const posTable = b.initializer('position_embedding.weight', 'float32', [TINY_CLIP_MAX_TOKENS, width], normals(rand, TINY_CLIP_MAX_TOKENS * width, 0.5));
   const tok = b.op('Gather', [tokTable, ids], { axis: attr.i(0) }); // [b, T, W]
   const seqLen = b.op('Gather', [b.op('Shape', [ids]), b.constI64([1], [])], { axis: attr.i(0) }); // scalar T
   const positions = b.op('Range', [b.constI64([0], []), seqLen, b.constI64([1], [])]); // [T]
@@ -163,7 +215,13 @@ function bpeVocabulary(words: readonly string[]): { vocab: Record<string, number
 /** tokenizer.json in the Hugging Face `tokenizers` format, shaped like openai/clip-vit-base-patch16's. */
 function tokenizerJson(vocab: Record<string, number>, merges: [string, string][]): object {
   const special = (content: string) => ({
-    id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true,
+    id: vocab[content],
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: true,
+    special: true,
   });
   return {
     version: '1.0',
@@ -172,11 +230,7 @@ function tokenizerJson(vocab: Record<string, number>, merges: [string, string][]
     added_tokens: [special(START), special(END)],
     normalizer: {
       type: 'Sequence',
-      normalizers: [
-        { type: 'NFC' },
-        { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
-        { type: 'Lowercase' },
-      ],
+      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
     },
     pre_tokenizer: {
       type: 'Sequence',

@@ -44,8 +44,13 @@ test('offline, a hub id is found in env.cacheDir or env.localModelPath, and its 
   assert.equal(findFeatureTensorInFile(cached).featureTensor, 'features');
   const local = hubFolder(join(root, 'local', 'acme', 'other-cnn'));
   assert.equal(await resolveBackboneModel('acme/other-cnn'), local);
-  await assert.rejects(resolveBackboneModel('acme/absent'), (err: Error) =>
-    err.message.includes('"acme/absent"') && err.message.includes(join(root, 'cache', 'acme', 'absent')) && err.message.includes('remote models are disabled'));
+  await assert.rejects(
+    resolveBackboneModel('acme/absent'),
+    (err: Error) =>
+      err.message.includes('"acme/absent"') &&
+      err.message.includes(join(root, 'cache', 'acme', 'absent')) &&
+      err.message.includes('remote models are disabled'),
+  );
 });
 
 test('online, a hub id is downloaded by transformers.js into its cache (a local server as the hub)', async () => {
@@ -67,7 +72,12 @@ test('online, a hub id is downloaded by transformers.js into its cache (a local 
   });
   const port = await new Promise<number>((ok) => server.listen(0, '127.0.0.1', () => ok((server.address() as { port: number }).port)));
   try {
-    Object.assign(hfEnv, { allowRemoteModels: true, remoteHost: `http://127.0.0.1:${port}/`, cacheDir: join(root, 'cache'), localModelPath: join(root, 'none') });
+    Object.assign(hfEnv, {
+      allowRemoteModels: true,
+      remoteHost: `http://127.0.0.1:${port}/`,
+      cacheDir: join(root, 'cache'),
+      localModelPath: join(root, 'none'),
+    });
     const path = await resolveBackboneModel('acme/tiny-cnn');
     assert.equal(path, join(root, 'cache', 'acme', 'tiny-cnn', 'onnx', 'model.onnx'));
     assert.deepEqual(readFileSync(path), readFileSync(model));

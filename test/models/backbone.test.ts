@@ -49,10 +49,14 @@ function naiveResize(map: (i: number, j: number) => number, h: number, w: number
   const res: number[] = [];
   for (let a = 0; a < gh; a++) {
     const y = src(a, h, gh);
-    const y0 = Math.floor(y); const y1 = Math.min(y0 + 1, h - 1); const ly = y - y0;
+    const y0 = Math.floor(y);
+    const y1 = Math.min(y0 + 1, h - 1);
+    const ly = y - y0;
     for (let b = 0; b < gw; b++) {
       const x = src(b, w, gw);
-      const x0 = Math.floor(x); const x1 = Math.min(x0 + 1, w - 1); const lx = x - x0;
+      const x0 = Math.floor(x);
+      const x1 = Math.min(x0 + 1, w - 1);
+      const lx = x - x0;
       res.push((1 - ly) * ((1 - lx) * map(y0, x0) + lx * map(y0, x1)) + ly * ((1 - lx) * map(y1, x0) + lx * map(y1, x1)));
     }
   }
@@ -90,7 +94,11 @@ test('resize in the derived model matches torch F.interpolate (golden, 1e-5)', a
     b.output(b.op('Slice', [x, b.constI64([0, 0]), b.constI64([h, w]), b.constI64([2, 3])], {}, 'crop'));
     const path = join(dir, `crop-${h}x${w}.onnx`);
     writeFileSync(path, b.toBytes());
-    const bb = await Backbone.load({ model: path, featureTensor: 'crop', layout: 'nchw', preprocess: { resize: { size: S, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } }, c.grid, engine);
+    const bb = await Backbone.load(
+      { model: path, featureTensor: 'crop', layout: 'nchw', preprocess: { resize: { size: S, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } },
+      c.grid,
+      engine,
+    );
     assert.deepEqual(bb.nativeGrid, [h, w]);
     const pixels = new Float32Array(n * 3 * S * S);
     for (let k = 0; k < n * 3; k++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) pixels[(k * S + i) * S + j] = c.input[(k * h + i) * w + j]!;
@@ -118,10 +126,14 @@ test('CNN backbone: N×G×D channels-last features, logits equal to the original
   const out0 = await native.run(pixels, n);
   // At the native grid the resize is the identity: features[n, i·w+j, c] = raw[n, c, i, j].
   const expected0 = new Float32Array(n * h * w * D);
-  for (let k = 0; k < n; k++) for (let c = 0; c < D; c++) for (let p = 0; p < h * w; p++) expected0[(k * h * w + p) * D + c] = ref.raw[(k * D + c) * h * w + p]!;
+  for (let k = 0; k < n; k++)
+    for (let c = 0; c < D; c++) for (let p = 0; p < h * w; p++) expected0[(k * h * w + p) * D + c] = ref.raw[(k * D + c) * h * w + p]!;
   assert.deepEqual(out0.features, expected0);
   assertClose(out0.logits!, ref.logits, 1e-6, 'logits');
-  assert.ok(ref.raw.some((v) => v > 0), 'the tiny CNN produces non-zero features');
+  assert.ok(
+    ref.raw.some((v) => v > 0),
+    'the tiny CNN produces non-zero features',
+  );
 
   const bb = await Backbone.load(config(cnn), [7, 7], engine);
   const { features, logits } = await bb.run(pixels, n);
@@ -137,7 +149,10 @@ test('CNN backbone: N×G×D channels-last features, logits equal to the original
 
   // The derived model is a standalone model with only our outputs, at the backbone's opset.
   const derived = bb.derivedModel();
-  assert.deepEqual(derived.graph!.output!.map((o) => o.name), [FEATURES_OUTPUT, LOGITS_OUTPUT]);
+  assert.deepEqual(
+    derived.graph!.output!.map((o) => o.name),
+    [FEATURES_OUTPUT, LOGITS_OUTPUT],
+  );
   assert.equal(Number(derived.opsetImport![0]!.version), 17);
   const s = await engine.open(encodeModel(derived));
   const again = await s.run({ [bb.inputName]: f32(pixels, [n, 3, cnn.size, cnn.size]) });
@@ -179,8 +194,16 @@ test('ViT backbone: CLS dropped or concatenated, checked against the raw tokens'
   for (let k = 0; k < n; k++) {
     for (let p = 0; p < P; p++) {
       const row = c.features.subarray((k * P + p) * 2 * D, (k * P + p + 1) * 2 * D);
-      assert.deepEqual(Array.from(row.subarray(0, D)), Array.from({ length: D }, (_, cc) => tok(k, 1 + p, cc)), 'patch channels first');
-      assert.deepEqual(Array.from(row.subarray(D)), Array.from({ length: D }, (_, cc) => tok(k, 0, cc)), 'then the CLS token');
+      assert.deepEqual(
+        Array.from(row.subarray(0, D)),
+        Array.from({ length: D }, (_, cc) => tok(k, 1 + p, cc)),
+        'patch channels first',
+      );
+      assert.deepEqual(
+        Array.from(row.subarray(D)),
+        Array.from({ length: D }, (_, cc) => tok(k, 0, cc)),
+        'then the CLS token',
+      );
     }
   }
 
@@ -190,7 +213,12 @@ test('ViT backbone: CLS dropped or concatenated, checked against the raw tokens'
   for (let k = 0; k < n; k++) {
     for (const cc of [0, 7, D - 1]) {
       const exp = naiveResize((i, j) => tok(k, 1 + i * 4 + j, cc), 4, 4, 3, 3);
-      assertClose(Array.from({ length: 9 }, (_, g) => r.features[(k * 9 + g) * 2 * D + cc]!), exp, 1e-5, `resized patch channel ${cc}`);
+      assertClose(
+        Array.from({ length: 9 }, (_, g) => r.features[(k * 9 + g) * 2 * D + cc]!),
+        exp,
+        1e-5,
+        `resized patch channel ${cc}`,
+      );
       for (let g = 0; g < 9; g++) assertClose([r.features[(k * 9 + g) * 2 * D + D + cc]!], [tok(k, 0, cc)], 1e-6, 'broadcast CLS');
     }
   }
@@ -213,9 +241,15 @@ test('bad configs fail early with clear errors naming the file', async () => {
   const junk = join(dir, 'junk.onnx');
   writeFileSync(junk, 'definitely not protobuf \u0000\u00ff\u00fe');
   await assert.rejects(Backbone.load(config(cnn, { model: junk }), [7, 7], engine), /junk\.onnx: not an ONNX model/);
-  await assert.rejects(Backbone.load(config(cnn, { featureTensor: 'featurs' }), [7, 7], engine), /cnn\.onnx: no tensor named "featurs".*Closest tensor names: "features"/);
+  await assert.rejects(
+    Backbone.load(config(cnn, { featureTensor: 'featurs' }), [7, 7], engine),
+    /cnn\.onnx: no tensor named "featurs".*Closest tensor names: "features"/,
+  );
   await assert.rejects(Backbone.load(config(cnn, { logitsTensor: 'logit' }), [7, 7], engine), /no tensor named "logit"/);
-  await assert.rejects(Backbone.load(config(vit, { layout: 'nchw' }), [7, 7], engine), /vit\.onnx: feature tensor tokens has shape \[1, 17, 16\]; layout 'nchw' needs N×D×h×w/);
+  await assert.rejects(
+    Backbone.load(config(vit, { layout: 'nchw' }), [7, 7], engine),
+    /vit\.onnx: feature tensor tokens has shape \[1, 17, 16\]; layout 'nchw' needs N×D×h×w/,
+  );
   await assert.rejects(Backbone.load(config(cnn, { layout: 'tokens' }), [7, 7], engine), /layout 'tokens' needs N×T×D/);
   await assert.rejects(Backbone.load(config(vit, { cls: 'none' }), [7, 7], engine), /17 tokens.*not form a square grid.*set cls to 'drop' or 'concat'/);
   await assert.rejects(Backbone.load(config(cnn, { cls: 'concat' }), [7, 7], engine), /cls 'concat' applies to the 'tokens' layout only/);

@@ -18,7 +18,9 @@ before(async () => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('CLIP precision fp16: loads the _fp16 files, feeds and reads float16, and is another model id', async () => {
-  await assert.rejects(ClipModel.load(dir, { precision: 'fp16' }), (e: Error) => /missing onnx\/vision_model_fp16\.onnx, onnx\/text_model_fp16\.onnx/.test(e.message));
+  await assert.rejects(ClipModel.load(dir, { precision: 'fp16' }), (e: Error) =>
+    /missing onnx\/vision_model_fp16\.onnx, onnx\/text_model_fp16\.onnx/.test(e.message),
+  );
   writeHalfIoModel(join(dir, 'onnx', 'vision_model.onnx'), join(dir, 'onnx', 'vision_model_fp16.onnx'));
   writeHalfIoModel(join(dir, 'onnx', 'text_model.onnx'), join(dir, 'onnx', 'text_model_fp16.onnx'));
   const full = await ClipModel.load(dir);

@@ -134,7 +134,7 @@ test('encodeTexts: unit rows, equal to text_model.onnx on the transformers.js to
 
   // Two different concepts: different token ids, different embeddings.
   assert.notDeepEqual(clip.tokenize('red bird'), clip.tokenize('blue bird'));
-  const [r, b] = [emb.subarray(0, E), (await clip.encodeTexts(['blue bird']))];
+  const [r, b] = [emb.subarray(0, E), await clip.encodeTexts(['blue bird'])];
   let cos = 0;
   for (let j = 0; j < E; j++) cos += r[j]! * b[j]!;
   assert.ok(cos < 0.999, `cosine ${cos}`);
@@ -197,8 +197,10 @@ test('clear errors: missing folder, folder without onnx files, wrong ONNX inputs
   for (const f of ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
     await copyFile(join(dir, f), join(noOnnx, f));
   }
-  await assert.rejects(ClipModel.load(noOnnx), (e: Error) =>
-    e.message.includes(noOnnx) && /missing onnx\/vision_model\.onnx, onnx\/text_model\.onnx/.test(e.message));
+  await assert.rejects(
+    ClipModel.load(noOnnx),
+    (e: Error) => e.message.includes(noOnnx) && /missing onnx\/vision_model\.onnx, onnx\/text_model\.onnx/.test(e.message),
+  );
 
   const swapped = join(root, 'swapped');
   await writeTinyClip(swapped, { inputSize: S, embedDim: E });
@@ -280,14 +282,20 @@ test('resolveClipSource tells folders from hub ids', () => {
 });
 
 test('clipPreprocessing: crop size, rescale factor folded into mean/std, non-square rejected', () => {
-  assert.deepEqual(clipPreprocessing({ crop_size: 224, size: 256, image_mean: [0.5, 0.5, 0.5], image_std: [0.25, 0.25, 0.25] }),
-    { inputSize: 224, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+  assert.deepEqual(clipPreprocessing({ crop_size: 224, size: 256, image_mean: [0.5, 0.5, 0.5], image_std: [0.25, 0.25, 0.25] }), {
+    inputSize: 224,
+    mean: [0.5, 0.5, 0.5],
+    std: [0.25, 0.25, 0.25],
+  });
   // No rescaling: the model sees (255x − m)/s, i.e. (x − m/255)/(s/255).
   const raw = clipPreprocessing({ crop_size: { height: 32, width: 32 }, do_rescale: false, image_mean: [127.5, 127.5, 127.5], image_std: 51 });
   assert.deepEqual(raw.mean, [0.5, 0.5, 0.5]);
   assert.deepEqual(raw.std, [0.2, 0.2, 0.2]);
-  assert.deepEqual(clipPreprocessing({ size: { shortest_edge: 96 }, do_center_crop: false, do_normalize: false }),
-    { inputSize: 96, mean: [0, 0, 0], std: [1, 1, 1] });
+  assert.deepEqual(clipPreprocessing({ size: { shortest_edge: 96 }, do_center_crop: false, do_normalize: false }), {
+    inputSize: 96,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  });
   assert.throws(() => clipPreprocessing({ crop_size: { height: 224, width: 160 } }, 'x.json'), /x\.json.*only square/);
-  assert.throws(() => clipPreprocessing({ image_mean: [1, 2] , crop_size: 8 }), /image_mean/);
+  assert.throws(() => clipPreprocessing({ image_mean: [1, 2], crop_size: 8 }), /image_mean/);
 });

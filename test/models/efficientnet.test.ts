@@ -48,7 +48,9 @@ const engine = new Engine({ threads: 1 });
 after(() => engine.dispose());
 
 function topK(v: ArrayLike<number>, k: number): number[] {
-  return Array.from({ length: v.length }, (_, i) => i).sort((a, b) => v[b]! - v[a]! || a - b).slice(0, k);
+  return Array.from({ length: v.length }, (_, i) => i)
+    .sort((a, b) => v[b]! - v[a]! || a - b)
+    .slice(0, k);
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -71,7 +73,7 @@ test('EfficientNet-Lite0 (real ImageNet weights) sees a cat in chelsea through t
   const img = await loadRgb(photo, resize, { interpolation });
   assert.equal(img.width, 224);
   assert.equal(img.height, 224);
-  assert.equal(createHash('sha256').update(img.data).digest('hex'), ref.inputSha256, 'the 224×224 crop is exactly PIL\'s');
+  assert.equal(createHash('sha256').update(img.data).digest('hex'), ref.inputSha256, "the 224×224 crop is exactly PIL's");
 
   // The derived model at the feature map's native 7×7 grid.
   const bb = await Backbone.load(config, [7, 7], engine);
@@ -95,7 +97,10 @@ test('EfficientNet-Lite0 (real ImageNet weights) sees a cat in chelsea through t
   t.diagnostic(`max |logit − PyTorch| = ${logitDiff.toExponential(2)}, max |pooled feature − PyTorch| = ${featureDiff.toExponential(2)}`);
   assert.ok(logitDiff <= LOGIT_TOL, `logits differ from PyTorch's by up to ${logitDiff} (tol ${LOGIT_TOL})`);
   assert.ok(featureDiff <= FEATURE_TOL, `pooled features differ from PyTorch's by up to ${featureDiff} (tol ${FEATURE_TOL})`);
-  assert.ok(features.every((v) => v >= 0 && v <= 6), 'the feature map is the head\'s ReLU6 output');
+  assert.ok(
+    features.every((v) => v >= 0 && v <= 6),
+    "the feature map is the head's ReLU6 output",
+  );
 
   // The training path (batched decoding with the config's filter) gives the very same numbers.
   const set = await extractFeatures(bb, [{ path: photo }], { batchSize: 4 });

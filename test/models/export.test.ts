@@ -38,16 +38,32 @@ function randomModel(backbone: BackboneConfig, D: number, pooling: Pooling, grid
   const L = 3;
   const fill = (n: number): Float32Array => Float32Array.from({ length: n }, r);
   const config: SalfCbmConfig = {
-    format: 'salf-cbm', version: 1, backbone, clip: { source: 'test', id: 'tiny' }, grid,
-    prompting: { radius: 8, placement: 'inside' }, pooling, finalLayer: { mode: 'dense', nec: M, nonZeros: L * M }, featureDim: D,
+    format: 'salf-cbm',
+    version: 1,
+    backbone,
+    clip: { source: 'test', id: 'tiny' },
+    grid,
+    prompting: { radius: 8, placement: 'inside' },
+    pooling,
+    finalLayer: { mode: 'dense', nec: M, nonZeros: L * M },
+    featureDim: D,
   };
   return new SalfCbm(config, ['red', 'blue', 'green', 'striped', 'round'], ['x', 'y', 'z'], {
-    conceptWeight: fill(M * D), mean: fill(M), std: Float32Array.from({ length: M }, () => 0.5 + Math.abs(r())), finalWeight: fill(L * M), finalBias: fill(L),
+    conceptWeight: fill(M * D),
+    mean: fill(M),
+    std: Float32Array.from({ length: M }, () => 0.5 + Math.abs(r())),
+    finalWeight: fill(L * M),
+    finalBias: fill(L),
   });
 }
 
 const cnn = writeTinyCnn(join(root, 'cnn.onnx'), { size: 64, classes: 2 });
-const cnnConfig: BackboneConfig = { model: cnn.path, featureTensor: cnn.featureTensor, layout: 'nchw', preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } };
+const cnnConfig: BackboneConfig = {
+  model: cnn.path,
+  featureTensor: cnn.featureTensor,
+  layout: 'nchw',
+  preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+};
 
 /** Runs the exported file in onnxruntime-web and compares with the library's forward pass. */
 async function webDifference(model: SalfCbm, onnxPath: string, inputName: string): Promise<number> {
@@ -59,7 +75,11 @@ async function webDifference(model: SalfCbm, onnxPath: string, inputName: string
   const out = await session.run({ [inputName]: new ortWeb.Tensor('float32', pixels, [2, 3, S, S]) });
   await session.release();
   let worst = 0;
-  for (const [name, ref] of [['logits', lib.logits], ['concept_maps', lib.conceptMaps], ['concept_activations', lib.activations]] as const) {
+  for (const [name, ref] of [
+    ['logits', lib.logits],
+    ['concept_maps', lib.conceptMaps],
+    ['concept_activations', lib.activations],
+  ] as const) {
     const got = out[name]!.data as Float32Array;
     assert.equal(got.length, ref.length, name);
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i]! - ref[i]!));
@@ -76,17 +96,26 @@ for (const pooling of ['mean', 'max', 'softmax'] as const) {
     const exported = await ExportedSalfCbm.load(path);
     const d = await compareForward(conceptModelFromSalf(model), exported, 3);
     for (const [k, v] of Object.entries(d)) assert.ok(v <= 1e-4, `${k}: ${v}`);
-    assert.ok(await webDifference(model, path, cnn.inputName) <= 1e-4);
+    assert.ok((await webDifference(model, path, cnn.inputName)) <= 1e-4);
     // The backbone's own output "logits" was renamed; "logits" is now the SALF-CBM's (L = 3, not 2).
     const proto = decodeModel(readFileSync(path));
-    assert.deepEqual(proto.graph!.output!.map((o) => o.name), ['logits', 'concept_maps', 'concept_activations', 'concept_standardised']);
+    assert.deepEqual(
+      proto.graph!.output!.map((o) => o.name),
+      ['logits', 'concept_maps', 'concept_activations', 'concept_standardised'],
+    );
     assert.equal(Number(proto.graph!.output![0]!.type!.tensorType!.shape!.dim![1]!.dimValue), 3);
   });
 }
 
 test('a ViT export (CLS token concatenated, 4×4 patches resized to a 3×3 grid) matches too', async () => {
   const vit = writeTinyVit(join(root, 'vit.onnx'), { size: 32, patch: 8, dim: 16 });
-  const config: BackboneConfig = { model: vit.path, featureTensor: vit.featureTensor, layout: 'tokens', cls: 'concat', preprocess: { resize: { size: 32, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } };
+  const config: BackboneConfig = {
+    model: vit.path,
+    featureTensor: vit.featureTensor,
+    layout: 'tokens',
+    cls: 'concat',
+    preprocess: { resize: { size: 32, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] },
+  };
   const model = randomModel(config, 32, 'softmax');
   const path = join(root, 'vit.onnx.out');
   await exportSalfCbm(model, path);
@@ -94,7 +123,7 @@ test('a ViT export (CLS token concatenated, 4×4 patches resized to a 3×3 grid)
   assert.equal(sidecarPath(path), `${path}.json`);
   const d = await compareForward(conceptModelFromSalf(model), exported, 2);
   assert.ok(Math.max(...Object.values(d)) <= 1e-4, JSON.stringify(d));
-  assert.ok(await webDifference(model, path, vit.inputName) <= 1e-4);
+  assert.ok((await webDifference(model, path, vit.inputName)) <= 1e-4);
 });
 
 /** A block-pooling backbone written at a chosen opset. */
@@ -102,12 +131,17 @@ function poolBackbone(path: string, opset: number): BackboneConfig {
   const b = new GraphBuilder('pool_backbone', opset);
   const x = b.input('image', 'float32', ['N', 3, 32, 32]);
   // ONNX Runtime implements AveragePool from version 7 on; MaxPool also at version 1.
-  b.output(b.op(opset < 7 ? 'MaxPool' : 'AveragePool', [x], { kernel_shape: attr.ints([8, 8]), strides: attr.ints([8, 8]) }, 'features'), 'float32', ['N', 3, 4, 4]);
+  b.output(b.op(opset < 7 ? 'MaxPool' : 'AveragePool', [x], { kernel_shape: attr.ints([8, 8]), strides: attr.ints([8, 8]) }, 'features'), 'float32', [
+    'N',
+    3,
+    4,
+    4,
+  ]);
   writeFileSync(path, b.toBytes());
   return { model: path, featureTensor: 'features', layout: 'nchw', preprocess: { resize: { size: 32, mode: 'stretch' }, mean: [0, 0, 0], std: [1, 1, 1] } };
 }
 
-test('the head is written in the backbone\'s own opset: 18 (Reduce axes as inputs) and 6 (raised to 7, with a warning)', async () => {
+test("the head is written in the backbone's own opset: 18 (Reduce axes as inputs) and 6 (raised to 7, with a warning)", async () => {
   for (const opset of [18, 6]) {
     for (const pooling of ['mean', 'max', 'softmax'] as const) {
       const model = randomModel(poolBackbone(join(root, `pool-${opset}.onnx`), opset), 3, pooling, [2, 2]);

@@ -44,7 +44,11 @@ test('each model file changed in place (same size) is refused, naming the file',
     const changed = Buffer.from(bytes);
     changed[changed.length - 3]! ^= 0x01; // same size, one bit
     writeFileSync(join(dir, name), changed);
-    assert.throws(() => SalfCbm.load(dir), (e: Error) => e.message.startsWith(join(dir, name)) && /does not match manifest\.json \(SHA-256 differs\)/.test(e.message), name);
+    assert.throws(
+      () => SalfCbm.load(dir),
+      (e: Error) => e.message.startsWith(join(dir, name)) && /does not match manifest\.json \(SHA-256 differs\)/.test(e.message),
+      name,
+    );
     writeFileSync(join(dir, name), bytes);
   }
   assert.deepEqual(SalfCbm.load(dir).concepts, ['red', 'blue', 'green', 'round'], 'restored: loads');
@@ -95,7 +99,10 @@ test('swapped shapes with the same element count, non-finite weights and a zero 
   assert.throws(() => SalfCbm.load(dir), /weights\.safetensors: standardise\.std of concept "green" is 0; standard deviations must be positive/);
   // A model built in memory with non-finite weights (a diverged training) is refused too.
   const m = model();
-  assert.throws(() => new SalfCbm(m.config, m.concepts, m.classes, { ...m.weights, mean: Float32Array.from([0, Number.NaN, 0, 0]) }), /standardise\.mean holds NaN at index 1/);
+  assert.throws(
+    () => new SalfCbm(m.config, m.concepts, m.classes, { ...m.weights, mean: Float32Array.from([0, Number.NaN, 0, 0]) }),
+    /standardise\.mean holds NaN at index 1/,
+  );
 });
 
 test('concept names that are not UTF-8 are an error naming the file and line', () => {

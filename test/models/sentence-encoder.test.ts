@@ -23,7 +23,10 @@ test('a local sentence model loads and gives mean-pooled, unit-length embeddings
   const texts = ['red bird', 'a blue car with four round wheels', 'sky'];
   const got = await enc.encodeTexts(texts);
   assert.equal(got.length, 3 * 8);
-  const tok = (await AutoTokenizer.from_pretrained(model.dir, { local_files_only: true })) as unknown as (t: string[], o: object) => { input_ids: { data: BigInt64Array } };
+  const tok = (await AutoTokenizer.from_pretrained(model.dir, { local_files_only: true })) as unknown as (
+    t: string[],
+    o: object,
+  ) => { input_ids: { data: BigInt64Array } };
   texts.forEach((t, i) => {
     const ids = Array.from(tok([t], {}).input_ids.data, Number);
     const v = new Float64Array(8);

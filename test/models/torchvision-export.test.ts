@@ -118,7 +118,15 @@ for (const c of CASES) {
 
     // What a preset (model.onnx only, as `--backbone`) resolves to: the same, without the logits.
     const preset = presetOptions('imagenet-resnet50', 'train') as { inputSize: number; resize: number; crop: 'center'; interpolation: 'bilinear' };
-    const fromPreset = backboneConfigFrom({ backbone: modelPath, inputSize: preset.inputSize, resize: preset.resize, crop: preset.crop, interpolation: preset.interpolation, mean: IMAGENET_MEAN, std: IMAGENET_STD });
+    const fromPreset = backboneConfigFrom({
+      backbone: modelPath,
+      inputSize: preset.inputSize,
+      resize: preset.resize,
+      crop: preset.crop,
+      interpolation: preset.interpolation,
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+    });
     const { logitsTensor, ...writtenWithoutLogits } = written;
     assert.equal(logitsTensor, 'logits');
     assert.deepEqual(fromPreset, writtenWithoutLogits, "a preset's flags give backbone.json's config");
@@ -140,7 +148,10 @@ for (const c of CASES) {
     assert.ok(logits);
     const refBytes = readFileSync(join(dir, ref.featuresFile));
     const refFeatures = new Float32Array(refBytes.buffer.slice(refBytes.byteOffset, refBytes.byteOffset + refBytes.byteLength));
-    assert.equal(refFeatures.length, c.rawDims.reduce((a, b) => a * b, 1));
+    assert.equal(
+      refFeatures.length,
+      c.rawDims.reduce((a, b) => a * b, 1),
+    );
     const expected = channelsLast(refFeatures, c);
     assert.equal(features.length, expected.length);
     const logitDiff = relMaxDiff(logits, ref.logits);

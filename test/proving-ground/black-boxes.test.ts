@@ -30,14 +30,20 @@ for (const box of BLACK_BOXES) {
   test(`the ${box} black box loads as a backbone and classifies an unseen world`, async () => {
     const config = provingGroundBackbone(provingGroundAssets(), box);
     const raw = JSON.parse(readFileSync(join(provingGroundAssets(), BLACK_BOX_FOLDERS[box], 'backbone.json'), 'utf8'));
-    assert.deepEqual(raw.classes, CLASSES.map((c) => c.name));
+    assert.deepEqual(
+      raw.classes,
+      CLASSES.map((c) => c.name),
+    );
     if (box === 'broad') assert.match(raw.trainedOn.pretraining.task, /shape x colour x pattern/);
     const bb = await Backbone.load(config, [7, 7], engine);
     assert.deepEqual(bb.nativeGrid, [7, 7]);
     assert.equal(bb.featureDim, 96);
     assert.equal(bb.numClasses, 8);
     const entries = readIndex(world).test;
-    const f = await extractFeatures(bb, entries.map((e) => ({ path: join(world, e.image), label: e.classIndex })));
+    const f = await extractFeatures(
+      bb,
+      entries.map((e) => ({ path: join(world, e.image), label: e.classIndex })),
+    );
     assert.equal(f.F.length, entries.length * 49 * 96);
     let ok = 0;
     f.samples.forEach((s, i) => {

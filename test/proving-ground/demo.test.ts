@@ -19,7 +19,10 @@ test('a small demo trains, explains, and points at concepts well above chance', 
   assert.ok(r.test.pointingGameC > 2 * r.test.pointingChance, `SALF-CBM pointing game ${r.test.pointingGameC} vs chance ${r.test.pointingChance}`);
   assert.ok(r.test.pointingGameP > 2 * r.test.pointingChance, `CLIP pointing game ${r.test.pointingGameP} vs chance ${r.test.pointingChance}`);
   // The main object carries one shape, one colour and one pattern word; distractors add more.
-  assert.ok(r.test.mainPairs > 0 && r.test.mainPairs <= 3 * r.test.images && r.test.mainPairs < r.test.pairs, `${r.test.mainPairs} of ${r.test.pairs} pairs on the main object`);
+  assert.ok(
+    r.test.mainPairs > 0 && r.test.mainPairs <= 3 * r.test.images && r.test.mainPairs < r.test.pairs,
+    `${r.test.mainPairs} of ${r.test.pairs} pairs on the main object`,
+  );
   assert.ok(r.test.pointingGameMainC > 2 * r.test.pointingChance, `SALF-CBM pointing game on main-object concepts ${r.test.pointingGameMainC}`);
   assert.ok(r.test.accuracyBlackbox > 0.9, `black box ${r.test.accuracyBlackbox}`);
   assert.ok(r.test.accuracySalfSparse > 0.5, `SALF-CBM sparse ${r.test.accuracySalfSparse} (8 classes: chance 0.125)`);

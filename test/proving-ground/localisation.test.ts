@@ -35,7 +35,10 @@ test("the pointing game points at the maximal cell's node, not at the flat borde
   // Prompt-aligned nodes at pixels 2 and 5 of an 8-px image: beyond them the map is flat, so a
   // first-argmax over pixels would report row 0 / column 0, outside this object at rows/cols 1–3.
   const nodes = { y: [2, 5], x: [2, 5] };
-  const s = new LocalisationScore((map, _g, size) => upsampleAtCentres(map, nodes.y, nodes.x, size, size), () => nodes);
+  const s = new LocalisationScore(
+    (map, _g, size) => upsampleAtCentres(map, nodes.y, nodes.x, size, size),
+    () => nodes,
+  );
   const mask = squareMask(8, 1, 4, 1, 4);
   s.add('star', [1, 0, 0, 0], [2, 2], mask, 8);
   assert.equal(s.pointingGame, 1);

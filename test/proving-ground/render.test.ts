@@ -18,12 +18,22 @@ const plain: Background = { style: 'plain', colourA: [128, 128, 128], colourB: [
 
 function object(over: Partial<SceneObject>): SceneObject {
   return {
-    shape: 'circle', colour: 'blue', pattern: 'solid', cx: 50, cy: 50, radius: 20, rotation: 0.3,
-    fill: [40, 80, 220], shade: [22, 44, 121], patternAngle: 0.5, patternPeriod: 9, ...over,
+    shape: 'circle',
+    colour: 'blue',
+    pattern: 'solid',
+    cx: 50,
+    cy: 50,
+    radius: 20,
+    rotation: 0.3,
+    fill: [40, 80, 220],
+    shade: [22, 44, 121],
+    patternAngle: 0.5,
+    patternPeriod: 9,
+    ...over,
   };
 }
 
-test('rasterised areas match the shapes\' geometric areas', () => {
+test("rasterised areas match the shapes' geometric areas", () => {
   for (const shape of SHAPES) {
     const o = object({ shape, cx: 100, cy: 100, radius: 60, rotation: 0.7 });
     const { labels } = renderScene({ size: 200, background: plain, objects: [o] });
@@ -53,7 +63,11 @@ test('later objects occlude earlier ones in pixels and labels', () => {
 });
 
 test('patterns: stripes and dots use the shade on part of the object', () => {
-  for (const [pattern, lo, hi] of [['solid', 0, 0], ['striped', 0.4, 0.6], ['dotted', 0.15, 0.45]] as const) {
+  for (const [pattern, lo, hi] of [
+    ['solid', 0, 0],
+    ['striped', 0.4, 0.6],
+    ['dotted', 0.15, 0.45],
+  ] as const) {
     const o = object({ pattern, cx: 60, cy: 60, radius: 50 });
     const { image, labels } = renderScene({ size: 120, background: plain, objects: [o] });
     let inside = 0;
@@ -85,13 +99,15 @@ test('backgrounds: each style renders, deterministically, with the expected stru
   assert.throws(() => renderScene({ size: 4, background: plain, objects: [] }), /size/);
 });
 
-test('PNG codec: grey round trip, and sharp\'s RGB PNGs with every filter decode exactly', async () => {
+test("PNG codec: grey round trip, and sharp's RGB PNGs with every filter decode exactly", async () => {
   const grey = Uint8Array.from({ length: 37 * 23 }, (_, i) => (i * 7) % 256);
   const g = decodePng(encodeGrayPng(grey, 37, 23));
   assert.deepEqual([g.width, g.height, g.channels], [37, 23, 1]);
   assert.deepEqual(g.data, grey);
   const rgb = Uint8Array.from({ length: 50 * 40 * 3 }, (_, i) => ((i * 31) ^ (i >> 5)) & 255);
-  const png = await sharp(Buffer.from(rgb), { raw: { width: 50, height: 40, channels: 3 } }).png({ adaptiveFiltering: true }).toBuffer();
+  const png = await sharp(Buffer.from(rgb), { raw: { width: 50, height: 40, channels: 3 } })
+    .png({ adaptiveFiltering: true })
+    .toBuffer();
   const d = decodePng(png);
   assert.deepEqual([d.width, d.height, d.channels], [50, 40, 3]);
   assert.deepEqual(d.data, rgb);
@@ -135,6 +151,8 @@ function filteredPng(data: Uint8Array, width: number, height: number, channels: 
   ihdr[9] = channels === 4 ? 6 : channels === 3 ? 2 : 0;
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
   ]);
 }

@@ -24,7 +24,10 @@ const python = join(repoRoot(), '.venv', 'bin', 'python');
 const trainer = join(repoRoot(), 'tools', 'proving_ground', 'train_models.py');
 const ready = existsSync(python) && spawnSync(python, ['-c', 'import torch, numpy, onnx, cv2, PIL']).status === 0;
 const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-const skip = !ready && !inCi ? `no venv with the trainer's packages at ${python}; make it with: python3 -m venv .venv && .venv/bin/pip install -r tools/requirements.txt` : false;
+const skip =
+  !ready && !inCi
+    ? `no venv with the trainer's packages at ${python}; make it with: python3 -m venv .venv && .venv/bin/pip install -r tools/requirements.txt`
+    : false;
 
 const engine = new Engine({ threads: 1 });
 after(() => engine.dispose());
@@ -36,7 +39,11 @@ test('the broad black box trains deterministically and exports the backbone cont
   const world = join(root, 'world');
   await generateWorld({ seed: 3, counts: { train: 64, val: 16, test: 16, shifted: 16 }, outDir: world });
   const run = (out: string): string => {
-    const r = spawnSync(python, [trainer, '--world', world, '--out', out, '--only', 'broad', '--broad-epochs', '1', '--head-steps', '50', '--batch', '32', '--threads', '1'], { encoding: 'utf8' });
+    const r = spawnSync(
+      python,
+      [trainer, '--world', world, '--out', out, '--only', 'broad', '--broad-epochs', '1', '--head-steps', '50', '--batch', '32', '--threads', '1'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, `${trainer} failed:\n${r.stdout}\n${r.stderr}`);
     return join(out, 'broad-classifier');
   };

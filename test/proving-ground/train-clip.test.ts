@@ -21,7 +21,10 @@ const python = join(repoRoot(), '.venv', 'bin', 'python');
 const trainer = join(repoRoot(), 'tools', 'proving_ground', 'train_models.py');
 const ready = existsSync(python) && spawnSync(python, ['-c', 'import torch, numpy, onnx, cv2, PIL']).status === 0;
 const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-const skip = !ready && !inCi ? `no venv with the trainer's packages at ${python}; make it with: python3 -m venv .venv && .venv/bin/pip install -r tools/requirements.txt` : false;
+const skip =
+  !ready && !inCi
+    ? `no venv with the trainer's packages at ${python}; make it with: python3 -m venv .venv && .venv/bin/pip install -r tools/requirements.txt`
+    : false;
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -32,8 +35,27 @@ test('a wider CLIP-like model trains deterministically and exports the CLIP fold
   const run = (out: string): string => {
     const r = spawnSync(
       python,
-      [trainer, '--world', world, '--out', out, '--only', 'clip', '--clip-steps', '3', '--batch', '16', '--eval-images', '2',
-        '--clip-width', '24', '--clip-channels', '128', '--threads', '1'],
+      [
+        trainer,
+        '--world',
+        world,
+        '--out',
+        out,
+        '--only',
+        'clip',
+        '--clip-steps',
+        '3',
+        '--batch',
+        '16',
+        '--eval-images',
+        '2',
+        '--clip-width',
+        '24',
+        '--clip-channels',
+        '128',
+        '--threads',
+        '1',
+      ],
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 0, `${trainer} failed:\n${r.stdout}\n${r.stderr}`);

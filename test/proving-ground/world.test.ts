@@ -48,7 +48,14 @@ function listFiles(dir: string): string[] {
 }
 
 function digest(dir: string): Map<string, string> {
-  return new Map(listFiles(dir).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
+  return new Map(
+    listFiles(dir).map((f) => [
+      f,
+      createHash('sha256')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex'),
+    ]),
+  );
 }
 
 const small = { train: 10, val: 3, test: 3, shifted: 4 };
@@ -136,7 +143,11 @@ test('written masks agree with the pixels and with the geometry', async () => {
       ann.objects.forEach((o, j) => {
         assert.equal(o.area, areas[j]);
         if (o.pattern !== 'solid' && o.area > 200) {
-          const shaded = labels.reduce((n, l, i) => n + (l === j + 1 && png.data[i * 3] === o.shade[0] && png.data[i * 3 + 1] === o.shade[1] && png.data[i * 3 + 2] === o.shade[2] ? 1 : 0), 0);
+          const shaded = labels.reduce(
+            (n, l, i) =>
+              n + (l === j + 1 && png.data[i * 3] === o.shade[0] && png.data[i * 3 + 1] === o.shade[1] && png.data[i * 3 + 2] === o.shade[2] ? 1 : 0),
+            0,
+          );
           assert.ok(shaded > 0.1 * o.area && shaded < 0.7 * o.area, `${entry.id} object ${j + 1} ${o.pattern}: ${shaded}/${o.area} shaded`);
         }
       });
@@ -234,8 +245,12 @@ test('sampled scenes obey the rule; splits differ as designed', () => {
     if (split !== 'shifted') assert.deepEqual([...counts].sort(), [1, 2, 3, 4]);
     assert.ok(withDistractorOfOtherClass > n / 10, `${split}: too few confusing distractors`);
     if (split === 'shifted') {
-      const combos = new Set(Array.from({ length: n }, (_, i) => sampleScene(5, split, i).scene.objects)
-        .flat().filter((o) => isHeldOut(o.shape, o.colour)).map((o) => `${o.colour} ${o.shape}`));
+      const combos = new Set(
+        Array.from({ length: n }, (_, i) => sampleScene(5, split, i).scene.objects)
+          .flat()
+          .filter((o) => isHeldOut(o.shape, o.colour))
+          .map((o) => `${o.colour} ${o.shape}`),
+      );
       assert.equal(combos.size, HELD_OUT.length, 'every held-out combination appears in the shifted split');
     }
   }
@@ -252,12 +267,18 @@ test('the images form an image folder with split files for the in-distribution a
   assert.equal(plain.samples.length, 16 + 8 + 8 + 9);
   const index = readIndex(dir);
   for (const split of ['train', 'val', 'test'] as const) {
-    const got = plain.split(split).map((s) => relative(dir, s.path).split('\\').join('/')).sort();
+    const got = plain
+      .split(split)
+      .map((s) => relative(dir, s.path).split('\\').join('/'))
+      .sort();
     assert.deepEqual(got, index[split].map((e) => e.image).sort());
     for (const s of plain.split(split)) assert.equal(names[s.label], s.path.split(/[\\/]/).at(-2));
   }
   const shifted = scanImageFolder(join(dir, 'images'), { splitFile: join(dir, world.files.shiftedSplitFile) });
-  assert.deepEqual(shifted.split('train').map((s) => s.path), plain.split('train').map((s) => s.path));
+  assert.deepEqual(
+    shifted.split('train').map((s) => s.path),
+    plain.split('train').map((s) => s.path),
+  );
   const shiftedTest = shifted.split('test');
   assert.equal(shiftedTest.length, 9);
   assert.ok(shiftedTest.every((s) => /shifted-\d{5}\.png$/.test(s.path)));

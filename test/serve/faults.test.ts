@@ -77,7 +77,10 @@ test('a file removed between listing and measuring, and an unreadable sub-folder
       () => listImages(dir),
     );
     const expected = isRoot ? ['a.png', 'half/y.png'] : ['a.png'];
-    assert.deepEqual(listing.images.map((i) => i.path), expected);
+    assert.deepEqual(
+      listing.images.map((i) => i.path),
+      expected,
+    );
     assert.equal(listing.truncated, false);
     // gone.png and locked/ (and, for an ordinary user, half/y.png).
     assert.equal(listing.skipped, isRoot ? 2 : 3);
@@ -158,7 +161,13 @@ function send(port: number, agent: Agent, path: string, host: string): Promise<A
       res.on('error', bad);
       res.on('end', () => {
         const declared = res.headers['content-length'];
-        ok({ path, status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks), declared: declared === undefined ? undefined : Number(declared) });
+        ok({
+          path,
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type']),
+          body: Buffer.concat(chunks),
+          declared: declared === undefined ? undefined : Number(declared),
+        });
       });
     });
     req.on('error', (err) => bad(new Error(`${path}: ${err.message}`)));
@@ -199,7 +208,18 @@ test('serve over a folder whose files churn answers 1,000 concurrent requests, e
         }) as typeof fs.readdirSync;
       },
       () => {
-        const paths = ['/api/images', '/api/images', '/api/images', '/images/churn/f3.png', '/images/churn/f4.png', '/images/pipe.png', '/images/dangling.png', '/images/locked/hidden.png', '/images/scene.png', '/api/model'];
+        const paths = [
+          '/api/images',
+          '/api/images',
+          '/api/images',
+          '/images/churn/f3.png',
+          '/images/churn/f4.png',
+          '/images/pipe.png',
+          '/images/dangling.png',
+          '/images/locked/hidden.png',
+          '/images/scene.png',
+          '/api/model',
+        ];
         return Promise.all(
           Array.from({ length: 1000 }, (_, i) => {
             const host = i % 50 === 0 ? 'evil.example' : i % 2 ? `LOCALHOST:${server.port}` : `127.0.0.1:${server.port}`;

@@ -26,7 +26,12 @@ test('a model file replaced by a copy with an older modification time is exporte
   // The model folder replaced by a copy of another save (a concept renamed), in the way `cp -p`
   // does: new bytes, old modification times.
   const model = colourModel(dir);
-  const renamed = new SalfCbm(model.config, model.concepts.map((c) => (c === 'red' ? 'rot' : c)), model.classes, model.weights);
+  const renamed = new SalfCbm(
+    model.config,
+    model.concepts.map((c) => (c === 'red' ? 'rot' : c)),
+    model.classes,
+    model.weights,
+  );
   const edited = join(dir, 'edited');
   mkdirSync(edited);
   renamed.save(edited);

@@ -22,7 +22,10 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 test('prompted batch equals drawing each circle on a copy and normalising it', () => {
   const base = syntheticImage(S, 3);
-  for (const [grid, radius, placement] of [[[3, 4], 5, 'inside'], [[2, 2], 9, 'stride']] as const) {
+  for (const [grid, radius, placement] of [
+    [[3, 4], 5, 'inside'],
+    [[2, 2], 9, 'stride'],
+  ] as const) {
     const builder = new PromptedBatchBuilder({ size: S, grid, radius, placement }, mean, std);
     assert.equal(builder.count, grid[0] * grid[1]);
     const batch = builder.buildAll(base);
@@ -52,7 +55,10 @@ test('float16 round trip is within half-precision rounding', () => {
 });
 
 test('conceptSimilarities is I·Tᵀ computed in ONNX Runtime', async () => {
-  const n = 3, g = 4, E = 8, M = 5;
+  const n = 3,
+    g = 4,
+    E = 8,
+    M = 5;
   const I = Float32Array.from({ length: n * g * E }, (_, i) => Math.sin(i * 0.37));
   const T = Float32Array.from({ length: M * E }, (_, i) => Math.cos(i * 0.11));
   const engine = new Engine({ threads: 1 });
@@ -107,7 +113,14 @@ test('computed store round-trips the embeddings (float16) and is reused on a sec
   }
   // Shards read one by one give the same values.
   const parts = [...store.shards()];
-  assert.deepEqual(parts.map((p) => [p.index, p.first, p.count]), [[0, 0, 2], [1, 2, 2], [2, 4, 1]]);
+  assert.deepEqual(
+    parts.map((p) => [p.index, p.first, p.count]),
+    [
+      [0, 0, 2],
+      [1, 2, 2],
+      [2, 4, 1],
+    ],
+  );
   assert.ok(sameBits(Float32Array.from(parts.flatMap((p) => Array.from(p.data))), all));
   assert.equal(store.imagePaths().length, 5);
   assert.equal(EmbeddingStore.openExisting(store.dir).readAll().length, all.length);
@@ -210,7 +223,11 @@ test('damaged shards and leftover temporary files are never read', async () => {
   assert.deepEqual(reopened.missingShards(), [1], 'a short shard counts as missing');
   assert.ok(!readdirSync(store.dir).some((f) => f.includes('.tmp-')), 'temporary files of dead writers are removed');
   assert.throws(() => reopened.readAll(), /1 of 2 shards are missing/);
-  assert.deepEqual(reopened.rows.verify().map((b) => b.shard), [0], 'verify removes the corrupt shard');
+  assert.deepEqual(
+    reopened.rows.verify().map((b) => b.shard),
+    [0],
+    'verify removes the corrupt shard',
+  );
   assert.deepEqual(reopened.missingShards(), [0, 1]);
   const calls = encoder.imagesSeen;
   const fixed = await computePromptedEmbeddings(options);
@@ -236,18 +253,34 @@ test('skipBad stores an unreadable image as a zero row listed as skipped; a work
   const images = writeRawImages(dir, 5, S);
   writeFileSync(images[3]!, new Uint8Array(7));
   const encoder = new FakeImageEncoder({ inputSize: S, embedDim: 8 });
-  const options = { encoder, images, loadImage: rawLoader(S), resize: 'raw', grid: [2, 2] as const, cacheDir: join(dir, 'c'), shardSize: 2, batchSize: 3, skipBad: true };
+  const options = {
+    encoder,
+    images,
+    loadImage: rawLoader(S),
+    resize: 'raw',
+    grid: [2, 2] as const,
+    cacheDir: join(dir, 'c'),
+    shardSize: 2,
+    batchSize: 3,
+    skipBad: true,
+  };
   const part = await computePromptedEmbeddings({ ...options, worker: { index: 1, count: 2, source: 'test' } });
   assert.deepEqual(part.missingShards(), [0], 'worker 1 of 2 computes shards 1 and 2 of 3');
   assert.equal(encoder.imagesSeen, 3 * 4);
   const whole = await computePromptedEmbeddings(options);
   assert.ok(whole.complete);
   assert.equal(encoder.imagesSeen, 5 * 4);
-  assert.deepEqual(whole.skipped().map((x) => [x.row, x.path]), [[3, images[3]]]);
+  assert.deepEqual(
+    whole.skipped().map((x) => [x.row, x.path]),
+    [[3, images[3]]],
+  );
   assert.match(whole.skipped()[0]!.reason, /expected 3072 bytes/);
   const rows = whole.readRows([2, 3]);
   assert.ok(rows.subarray(0, 4 * 8).some((v) => v !== 0));
-  assert.ok(rows.subarray(4 * 8).every((v) => v === 0), 'the skipped image is a zero row');
+  assert.ok(
+    rows.subarray(4 * 8).every((v) => v === 0),
+    'the skipped image is a zero row',
+  );
   await encoder.dispose();
 });
 

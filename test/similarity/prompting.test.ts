@@ -40,8 +40,14 @@ test('circles match OpenCV cv2.circle(LINE_8) pixel for pixel', () => {
     const extra = got.filter((i) => !wantSet.has(i));
     if (missing.length || extra.length) {
       mismatched++;
-      const fmt = (l: number[]) => l.slice(0, 6).map((i) => `(${i % c.size},${Math.floor(i / c.size)})`).join(' ');
-      report.push(`size ${c.size} centre (${c.cx},${c.cy}) r ${c.r} t ${c.thickness}: missing ${missing.length} [${fmt(missing)}] extra ${extra.length} [${fmt(extra)}]`);
+      const fmt = (l: number[]) =>
+        l
+          .slice(0, 6)
+          .map((i) => `(${i % c.size},${Math.floor(i / c.size)})`)
+          .join(' ');
+      report.push(
+        `size ${c.size} centre (${c.cx},${c.cy}) r ${c.r} t ${c.thickness}: missing ${missing.length} [${fmt(missing)}] extra ${extra.length} [${fmt(extra)}]`,
+      );
     }
   }
   assert.equal(mismatched, 0, report.join('\n'));
@@ -65,7 +71,11 @@ test('grid centres: inside placement spans r..S-1-r, stride placement follows th
   assert.deepEqual(gridCentres(224, 1, 32), [112]);
   assert.deepEqual(gridCentres(224, 7, 32, 'stride'), [0, 37, 74, 111, 148, 185, 222]);
   assert.deepEqual(gridCentres(12, 4, 0, 'stride'), [0, 4, 8, 11]);
-  for (const [s, g, r] of [[224, 7, 32], [336, 9, 48], [64, 3, 9]] as const) {
+  for (const [s, g, r] of [
+    [224, 7, 32],
+    [336, 9, 48],
+    [64, 3, 9],
+  ] as const) {
     const c = gridCentres(s, g, r);
     assert.equal(c[0], r);
     assert.equal(c[g - 1], s - 1 - r);
@@ -75,8 +85,15 @@ test('grid centres: inside placement spans r..S-1-r, stride placement follows th
   assert.equal(defaultRadius(224), 32);
   assert.equal(defaultRadius(336), 48);
   const p = gridPrompts(224, [2, 3], 32);
-  assert.deepEqual(p.map((q) => [q.h, q.w, q.cx, q.cy]), [
-    [0, 0, 32, 32], [0, 1, 112, 32], [0, 2, 191, 32],
-    [1, 0, 32, 191], [1, 1, 112, 191], [1, 2, 191, 191],
-  ]);
+  assert.deepEqual(
+    p.map((q) => [q.h, q.w, q.cx, q.cy]),
+    [
+      [0, 0, 32, 32],
+      [0, 1, 112, 32],
+      [0, 2, 191, 32],
+      [1, 0, 32, 191],
+      [1, 1, 112, 191],
+      [1, 2, 191, 191],
+    ],
+  );
 });

@@ -88,7 +88,7 @@ test('a killed run resumes from its completed shards and ends identical to an un
   const s2 = await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));
   assert.equal(s2.dir, storeDir);
   assert.ok(!s2.isComplete(pauseAt));
-  assert.ok(!existsSync(tmp), 'the dead local writer\'s temporary file is removed when the store is reopened');
+  assert.ok(!existsSync(tmp), "the dead local writer's temporary file is removed when the store is reopened");
   assert.ok(existsSync(foreign), 'a fresh temporary file of another machine is left alone');
   utimesSync(foreign, new Date(0), new Date(0));
   await EmbeddingStore.open(resumeStoreOptions(config, refEncoder));

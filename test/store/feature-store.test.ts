@@ -39,15 +39,30 @@ test('feature store: float16 rows equal the in-memory features rounded; skipped 
   const memory = await extractFeatures(backbone, samples, { skipBad: true, batchSize: 3 });
   const fs = await computeFeatureStore(backbone, samples, { cacheDir: join(root, 'cache'), skipBad: true, batchSize: 3, shardSize: 3 });
   assert.equal(fs.store.numShards, 3);
-  assert.deepEqual(fs.store.fields.map((f) => [f.name, f.dtype]), [['F', 'float16'], ['logits', 'float32']]);
+  assert.deepEqual(
+    fs.store.fields.map((f) => [f.name, f.dtype]),
+    [
+      ['F', 'float16'],
+      ['logits', 'float32'],
+    ],
+  );
   assert.deepEqual(fs.kept(), [0, 1, 2, 3, 4, 6, 7]);
-  assert.deepEqual(fs.skipped().map((s) => [s.row, s.path]), [[5, samples[5]!.path]]);
+  assert.deepEqual(
+    fs.skipped().map((s) => [s.row, s.path]),
+    [[5, samples[5]!.path]],
+  );
   const set = fs.featureSet();
   assert.deepEqual(set.samples, memory.samples);
-  assert.deepEqual(set.skipped.map((s) => s.path), memory.skipped.map((s) => s.path));
+  assert.deepEqual(
+    set.skipped.map((s) => s.path),
+    memory.skipped.map((s) => s.path),
+  );
   assert.deepEqual(Array.from(set.F), Array.from(fromFloat16Bits(toFloat16Bits(memory.F))), 'features: the in-memory values rounded to float16');
   assert.deepEqual(Array.from(set.logits!), Array.from(memory.logits!), 'logits are float32, exact');
-  assert.ok(fs.readFeatures([5]).every((v) => v === 0), 'a skipped image is a zero row');
+  assert.ok(
+    fs.readFeatures([5]).every((v) => v === 0),
+    'a skipped image is a zero row',
+  );
 
   const f32 = await extractFeatures(backbone, samples, { cacheDir: join(root, 'cache'), skipBad: true, batchSize: 3, dtype: 'float32' });
   assert.deepEqual(Array.from(f32.F), Array.from(memory.F), 'float32 store: exact');
@@ -81,7 +96,8 @@ test('feature store: a worker computes its block; lost, damaged and failed shard
   const logs: string[] = [];
   const done = await computeFeatureStore(backbone, samples, { ...opts, progress: { start() {}, update() {}, stop() {}, log: (m) => logs.push(m) } });
   assert.ok(done.complete);
-  for (let s = 0; s < 4; s++) assert.equal(Buffer.compare(readFileSync(done.store.shardPath(s)), refBytes[s]!), 0, `shard ${s} bytes equal the one-process store`);
+  for (let s = 0; s < 4; s++)
+    assert.equal(Buffer.compare(readFileSync(done.store.shardPath(s)), refBytes[s]!), 0, `shard ${s} bytes equal the one-process store`);
   assert.equal(logs.length, 0);
   await computeFeatureStore(backbone, samples, { ...opts, progress: { start() {}, update() {}, stop() {}, log: (m) => logs.push(m) } });
   assert.deepEqual(logs, ['backbone features: reusing 8 cached feature maps']);

@@ -75,21 +75,33 @@ test('row store: a corrupt shard is never used; verify removes it so it counts a
   writeFileSync(path, bytes);
   const fresh = RowStore.open(r, spec());
   assert.equal(fresh.isComplete(0), true, 'size and header still look right');
-  assert.throws(() => fresh.readShard(0), (e: Error) => e.message.startsWith(path) && /checksum mismatch/.test(e.message));
+  assert.throws(
+    () => fresh.readShard(0),
+    (e: Error) => e.message.startsWith(path) && /checksum mismatch/.test(e.message),
+  );
   assert.throws(() => fresh.readRows('F', [1]), /checksum mismatch/);
   const bad = fresh.verify();
-  assert.deepEqual(bad.map((b) => b.shard), [0]);
+  assert.deepEqual(
+    bad.map((b) => b.shard),
+    [0],
+  );
   assert.deepEqual(fresh.missingShards(), [0]);
   // a truncated shard counts as missing
   writeFileSync(store.shardPath(2), readFileSync(store.shardPath(2)).subarray(0, 100));
   assert.deepEqual(fresh.missingShards(), [0, 2]);
-  assert.throws(() => fresh.readRows('F', [1]), (e: Error) => e.message.startsWith(store.shardPath(0)) && /is not stored/.test(e.message));
+  assert.throws(
+    () => fresh.readRows('F', [1]),
+    (e: Error) => e.message.startsWith(store.shardPath(0)) && /is not stored/.test(e.message),
+  );
 });
 
 test('row store: wrong value counts are refused naming the shard file; stale temporaries are removed', () => {
   const r = mkdtempSync(join(root, 'w-'));
   const store = RowStore.open(r, spec());
-  assert.throws(() => store.writeShard(0, { F: new Float32Array(5), logits: new Float32Array(20) }), (e: Error) => e.message.startsWith(store.shardPath(0)) && /'F' has 5 values, expected 24/.test(e.message));
+  assert.throws(
+    () => store.writeShard(0, { F: new Float32Array(5), logits: new Float32Array(20) }),
+    (e: Error) => e.message.startsWith(store.shardPath(0)) && /'F' has 5 values, expected 24/.test(e.message),
+  );
   assert.throws(() => store.writeShard(0, { F: new Float32Array(24) }), /'logits' is missing/);
   assert.throws(() => store.writeShard(3, { F: new Float32Array(24) }), /shard 3 is out of range/);
   const stale = join(store.dir, 'shard-000000.rows.tmp-host-1-1-aaaa');
@@ -109,5 +121,8 @@ test('row store: a manifest that does not match its folder is an error naming it
   const store = RowStore.open(r, spec());
   const m = join(store.dir, 'manifest.json');
   writeFileSync(m, readFileSync(m, 'utf8').replace(/"key": "[0-9a-f]+"/, '"key": "0000"'));
-  assert.throws(() => RowStore.open(r, spec()), (e: Error) => e.message.startsWith(m) && /does not match/.test(e.message));
+  assert.throws(
+    () => RowStore.open(r, spec()),
+    (e: Error) => e.message.startsWith(m) && /does not match/.test(e.message),
+  );
 });

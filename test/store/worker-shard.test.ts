@@ -15,7 +15,10 @@ test('worker shard: Slurm arrays (COUNT, or MIN/MAX) and Kubernetes Indexed Jobs
   assert.deepEqual([mm.index, mm.count], [2, 4]);
   assert.throws(() => resolveWorkerShard({}, { SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_COUNT: '4' }), /out of range/);
   assert.throws(() => resolveWorkerShard({}, { SLURM_ARRAY_TASK_ID: '1' }), /without SLURM_ARRAY_TASK_COUNT/);
-  assert.throws(() => resolveWorkerShard({}, { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '9', SLURM_ARRAY_TASK_COUNT: '5' }), /contiguous/);
+  assert.throws(
+    () => resolveWorkerShard({}, { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '9', SLURM_ARRAY_TASK_COUNT: '5' }),
+    /contiguous/,
+  );
   const k = resolveWorkerShard({}, { JOB_COMPLETION_INDEX: '2', SALF_CBM_SHARD_COUNT: '3' });
   assert.deepEqual([k.index, k.count], [2, 3]);
   assert.deepEqual(resolveWorkerShard({ shardCount: 5 }, { JOB_COMPLETION_INDEX: '4' }).count, 5);
@@ -25,7 +28,12 @@ test('worker shard: Slurm arrays (COUNT, or MIN/MAX) and Kubernetes Indexed Jobs
 });
 
 test('worker shard: N workers cover every store shard exactly once', () => {
-  for (const [S, N] of [[10, 4], [3, 5], [64, 7], [1, 1]] as const) {
+  for (const [S, N] of [
+    [10, 4],
+    [3, 5],
+    [64, 7],
+    [1, 1],
+  ] as const) {
     const seen = new Array<number>(S).fill(0);
     for (let i = 0; i < N; i++) {
       const { first, end } = shardsOfWorker({ index: i, count: N, source: '' }, S);

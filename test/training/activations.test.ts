@@ -28,7 +28,16 @@ const F = fromFloat16Bits(Fbits); // exactly what the store holds
 const Wc = Float32Array.from({ length: M * D }, () => rng.normal() * 0.3);
 
 function store(dtype: 'float16' | 'float32'): RowStore {
-  const s = RowStore.open(root, { kind: 'features', identity: { dtype }, numRows: N, shardSize: 8, fields: [{ name: 'F', shape: [G, D], dtype }, { name: 'logits', shape: [3], dtype: 'float32' }] });
+  const s = RowStore.open(root, {
+    kind: 'features',
+    identity: { dtype },
+    numRows: N,
+    shardSize: 8,
+    fields: [
+      { name: 'F', shape: [G, D], dtype },
+      { name: 'logits', shape: [3], dtype: 'float32' },
+    ],
+  });
   for (let i = 0; i < s.numShards; i++) {
     const { first, count } = s.shardRange(i);
     const feats = dtype === 'float16' ? Fbits.slice(first * G * D, (first + count) * G * D) : F.slice(first * G * D, (first + count) * G * D);
@@ -68,7 +77,15 @@ for (const pooling of POOLINGS) {
   for (const dtype of ['float16', 'float32'] as const) {
     test(`chunked pooled activations equal in-memory pooling of F·W_cᵀ: ${pooling}, ${dtype} features, kept rows`, async () => {
       const out = await poolActivationsToStore({
-        features: stores[dtype], rows: kept, conceptWeight: Wc, M, pooling, outRoot: root, shardSize: 7, chunkRows: 3, engine,
+        features: stores[dtype],
+        rows: kept,
+        conceptWeight: Wc,
+        M,
+        pooling,
+        outRoot: root,
+        shardSize: 7,
+        chunkRows: 3,
+        engine,
       });
       assert.equal(out.numRows, kept.length);
       assert.ok(out.complete);
@@ -79,10 +96,30 @@ for (const pooling of POOLINGS) {
   }
 
   test(`chunked pooled activations equal the SALF-CBM head's activations: ${pooling}, all rows, chunks of 5`, async () => {
-    const out = await poolActivationsToStore({ features: stores.float16, conceptWeight: Wc, M, pooling, outRoot: root, memoryBudget: '1GiB', chunkRows: 5, shardSize: 16, engine });
-    const head = await engine.open(buildHeadModel({ D, M, L: 2, grid: [2, 3] }, {
-      conceptWeight: Wc, mean: new Float32Array(M), std: new Float32Array(M).fill(1), finalWeight: new Float32Array(2 * M), finalBias: new Float32Array(2),
-    }, pooling));
+    const out = await poolActivationsToStore({
+      features: stores.float16,
+      conceptWeight: Wc,
+      M,
+      pooling,
+      outRoot: root,
+      memoryBudget: '1GiB',
+      chunkRows: 5,
+      shardSize: 16,
+      engine,
+    });
+    const head = await engine.open(
+      buildHeadModel(
+        { D, M, L: 2, grid: [2, 3] },
+        {
+          conceptWeight: Wc,
+          mean: new Float32Array(M),
+          std: new Float32Array(M).fill(1),
+          finalWeight: new Float32Array(2 * M),
+          finalBias: new Float32Array(2),
+        },
+        pooling,
+      ),
+    );
     const res = await head.run({ features: f32(F, [N, G, D]) });
     const want = dataF32(res.concept_activations!);
     // The same ops on the same values, in chunks of 5 rows instead of all 37 at once: observed

@@ -64,7 +64,7 @@ test('raw step graph matches PyTorch autograd (loss and gradient, sum and mean)'
   assert.ok(Math.abs(sum.loss / (gs.G * gs.M) - mean.loss) < 1e-6);
 });
 
-test('one Adam step on the graph gradient lands on torch.optim.Adam\'s weights', async () => {
+test("one Adam step on the graph gradient lands on torch.optim.Adam's weights", async () => {
   const { grad } = await cblLossAndGrad(engine, gs, gx, { eps: golden.eps });
   const W = Float32Array.from(gx.W);
   new Adam(W.length, { lr: golden.adam.lr }).update(W, grad);
@@ -111,7 +111,10 @@ test('prepared data over a subset of rows equals the raw graph on the gathered b
   assert.ok(Math.abs(got.loss - want.loss) < 1e-5 * Math.abs(want.loss));
   assert.ok(relErr(got.grad, want.grad) < 1e-5);
   assert.notEqual(got.loss.toFixed(4), golden.loss.sum.toFixed(4), 'a different batch, a different loss');
-  await assert.rejects(PreparedCblData.create(engine, { F: gx.F, I: gx.I, n: gs.B }, gx.T, gs, { rows: Int32Array.from([0, 7]) }), /image index 7 outside 0\.\.6/);
+  await assert.rejects(
+    PreparedCblData.create(engine, { F: gx.F, I: gx.I, n: gs.B }, gx.T, gs, { rows: Int32Array.from([0, 7]) }),
+    /image index 7 outside 0\.\.6/,
+  );
 });
 
 test('gradient matches float64 central finite differences of the definition', async () => {

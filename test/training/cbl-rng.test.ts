@@ -7,8 +7,14 @@ test('the seeded generator is deterministic and seeds differ', () => {
   const b = new Rng(123);
   const c = new Rng(124);
   const xs = Array.from({ length: 5 }, () => a.nextU32());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.nextU32()));
-  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c.nextU32()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.nextU32()),
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => c.nextU32()),
+  );
   assert.throws(() => new Rng(Number.NaN), /finite/);
 });
 
@@ -41,7 +47,13 @@ test('int is unbiased over its range; sample draws distinct indices; shuffle per
   assert.deepEqual(Array.from(r.sample(5, 5)).sort(), [0, 1, 2, 3, 4]);
   assert.throws(() => r.sample(3, 4), /cannot draw 4 of 3/);
   const p = r.permutation(50);
-  assert.deepEqual(Array.from(p).sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
-  assert.notDeepEqual(Array.from(p), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(p).sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    Array.from(p),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.throws(() => r.int(0), /n must be an integer/);
 });

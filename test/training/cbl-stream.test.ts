@@ -164,7 +164,13 @@ test('training streamed equals training in memory (whole set and random batches,
     assert.equal(mem.steps, 20);
     const variants = [
       { label: 'arrays, streamed', train: ltrain, val: lval, streaming: 'always' as const },
-      { label: 'source, streamed', train: arraySource(ltrain), val: arraySource(lval), streaming: 'always' as const, memoryBudgetBytes: 7 * streamBytesPerRow(ld) }, // chunks of 7 images
+      {
+        label: 'source, streamed',
+        train: arraySource(ltrain),
+        val: arraySource(lval),
+        streaming: 'always' as const,
+        memoryBudgetBytes: 7 * streamBytesPerRow(ld),
+      }, // chunks of 7 images
       { label: 'source, in memory', train: arraySource(ltrain), val: arraySource(lval), streaming: 'never' as const },
       // auto: a budget too small for the prepared batch streams it
       { label: 'source, auto', train: arraySource(ltrain), val: arraySource(lval), memoryBudgetBytes: preparedBatchBytes(40, ld, true) },
@@ -178,7 +184,10 @@ test('training streamed equals training in memory (whole set and random batches,
       assert.ok(d < 1e-5, `${v.label}, stepSamples ${stepSamples}: W differs by ${d}`);
       res.history.forEach((h, i) => {
         assert.equal(h.step, mem.history[i]!.step);
-        assert.ok(Math.abs(h.valLoss - mem.history[i]!.valLoss) < 1e-4 * Math.abs(mem.history[i]!.valLoss), `${v.label}: val loss ${h.valLoss} vs ${mem.history[i]!.valLoss}`);
+        assert.ok(
+          Math.abs(h.valLoss - mem.history[i]!.valLoss) < 1e-4 * Math.abs(mem.history[i]!.valLoss),
+          `${v.label}: val loss ${h.valLoss} vs ${mem.history[i]!.valLoss}`,
+        );
         assert.ok(Math.abs(h.trainLoss - mem.history[i]!.trainLoss) < 1e-4 * Math.abs(mem.history[i]!.trainLoss) + 1e-5);
       });
     }
@@ -214,10 +223,21 @@ test('memory options are checked; a source keys checkpoints by its identity', as
   await trainConceptLayer({ ...opts, train: { ...train, identity: () => 'other content' }, onProgress: () => called++ });
   assert.ok(called > 0, 'another identity: trained afresh');
   // Rows must be ascending and distinct; a source that delivers the wrong shape is named.
-  await assert.rejects(train.forEachChunk([3, 2], 4, async () => {}), /ascending and distinct/);
-  const bad: CblRowSource = { n: 10, identity: () => 'bad', forEachChunk: async (_rows, _max, visit) => visit({ F: new Float32Array(3), I: new Float32Array(3), k: 1, rows: [0] }) };
+  await assert.rejects(
+    train.forEachChunk([3, 2], 4, async () => {}),
+    /ascending and distinct/,
+  );
+  const bad: CblRowSource = {
+    n: 10,
+    identity: () => 'bad',
+    forEachChunk: async (_rows, _max, visit) => visit({ F: new Float32Array(3), I: new Float32Array(3), k: 1, rows: [0] }),
+  };
   await assert.rejects(trainConceptLayer({ ...lbase, train: bad, val: lval, streaming: 'always' }), /chunk's F has 3 values, expected k×G×D = 32/);
-  const wide: CblRowSource = { n: 10, identity: () => 'f64', forEachChunk: async (_rows, _max, visit) => visit({ F: new Float64Array(32) as unknown as Float32Array, I: new Float32Array(16), k: 1, rows: [0] }) };
+  const wide: CblRowSource = {
+    n: 10,
+    identity: () => 'f64',
+    forEachChunk: async (_rows, _max, visit) => visit({ F: new Float64Array(32) as unknown as Float32Array, I: new Float32Array(16), k: 1, rows: [0] }),
+  };
   await assert.rejects(trainConceptLayer({ ...lbase, train: wide, val: lval }), /chunk's F is a Float64Array, expected a Float32Array or float16 bits/);
 });
 

@@ -103,7 +103,16 @@ test('an interrupted run resumes from its checkpoint and ends exactly as an unin
   assert.ok(whole.steps > 12, `the uninterrupted run takes ${whole.steps} steps`);
   const checkpoint = join(tempDir('salf-cbl-ckpt-'), 'cbl.safetensors');
   // Interrupted at step 10: the last checkpoint is the validation at step 8.
-  await assert.rejects(trainConceptLayer({ ...opts, checkpoint, onProgress: (p) => { if (p.step === 10) throw new Error('interrupted'); } }), /interrupted/);
+  await assert.rejects(
+    trainConceptLayer({
+      ...opts,
+      checkpoint,
+      onProgress: (p) => {
+        if (p.step === 10) throw new Error('interrupted');
+      },
+    }),
+    /interrupted/,
+  );
   const resumedSteps: number[] = [];
   const resumed = await trainConceptLayer({ ...opts, checkpoint, onProgress: (p) => resumedSteps.push(p.step) });
   assert.equal(resumedSteps[0], 9, 'resumes after the last validation point');

@@ -18,7 +18,11 @@ const yval = Int32Array.from(golden.yval);
 
 /** Three well separated clusters in M = 5 dimensions (only the first two carry the class). */
 function separable(n: number, rng: Rng): { X: Float32Array; y: Int32Array } {
-  const centres = [[4, 0], [-4, 4], [-4, -4]];
+  const centres = [
+    [4, 0],
+    [-4, 4],
+    [-4, -4],
+  ];
   const Xs = new Float32Array(n * 5);
   const ys = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -35,9 +39,16 @@ test('dense mode separates a linearly separable set', async () => {
   const va = separable(60, rng);
   const st = fitStandardiser(tr.X, 150, 5);
   const res = await trainFinalLayer({
-    Xtrain: applyStandardiser(tr.X, 150, 5, st), ytrain: tr.y,
-    Xval: applyStandardiser(va.X, 60, 5, st), yval: va.y,
-    nClasses: 3, mode: 'dense', batchSize: 32, epochsPerLambda: 50, engine, seed: 1,
+    Xtrain: applyStandardiser(tr.X, 150, 5, st),
+    ytrain: tr.y,
+    Xval: applyStandardiser(va.X, 60, 5, st),
+    yval: va.y,
+    nClasses: 3,
+    mode: 'dense',
+    batchSize: 32,
+    epochsPerLambda: 50,
+    engine,
+    seed: 1,
   });
   assert.equal(res.mode, 'dense');
   assert.equal(res.lambda, 0);
@@ -61,12 +72,25 @@ test("sparse mode with one λ is LF-CBM's call: λ = lam/0.99, sparse weights", 
 
 test('a path with targetNec picks the densest point not above the target', async () => {
   const res = await trainFinalLayer({
-    Xtrain: X, ytrain: y, Xval, yval, nClasses: 3, path: { k: 6, epsilon: 0.01 },
-    targetNec: 2.5, batchSize: 200, stepSize: 0.5, epochsPerLambda: 150, order: 'sequential', engine,
+    Xtrain: X,
+    ytrain: y,
+    Xval,
+    yval,
+    nClasses: 3,
+    path: { k: 6, epsilon: 0.01 },
+    targetNec: 2.5,
+    batchSize: 200,
+    stepSize: 0.5,
+    epochsPerLambda: 150,
+    order: 'sequential',
+    engine,
   });
   assert.equal(res.path.length, 6);
   const necs = res.path.map((p) => p.nec);
-  assert.ok(necs.some((v) => v > 2.5), `some point exceeds the target: ${necs.join(', ')}`);
+  assert.ok(
+    necs.some((v) => v > 2.5),
+    `some point exceeds the target: ${necs.join(', ')}`,
+  );
   assert.ok(res.metrics.nec <= 2.5);
   for (const v of necs) assert.ok(v > 2.5 || v <= res.metrics.nec, `NECs ${necs.join(', ')}, chose ${res.metrics.nec}`);
   assert.equal(res.lambda, res.path[res.chosen]!.lambda);
@@ -75,7 +99,16 @@ test('a path with targetNec picks the densest point not above the target', async
 
 test('selectPathPoint rules on a hand-made path', () => {
   const p = (nec: number, valAcc: number, valLoss: number): PathSummary => ({
-    lambda: 1, lr: 0.1, loss: 1, trainAcc: 0.5, valAcc, valLoss, nnz: nec * 2, nec, epochs: 1, stop: 'tol',
+    lambda: 1,
+    lr: 0.1,
+    loss: 1,
+    trainAcc: 0.5,
+    valAcc,
+    valLoss,
+    nnz: nec * 2,
+    nec,
+    epochs: 1,
+    stop: 'tol',
   });
   const path = [p(0, 0.3, 1.1), p(2, 0.8, 0.6), p(3, 0.8, 0.5), p(3, 0.85, 0.55), p(7, 0.9, 0.4)];
   assert.equal(selectPathPoint(path, 'nec', 3), 3, 'NEC 3 ties broken by val accuracy');

@@ -33,7 +33,13 @@ function sample(n: number): { A: Float32Array; y: Int32Array } {
   return { A, y };
 }
 const all = sample(N + NV);
-const store = RowStore.open(root, { kind: 'activations', identity: 'glm', numRows: N + NV, shardSize: 37, fields: [{ name: 'activations', shape: [M], dtype: 'float32' }] });
+const store = RowStore.open(root, {
+  kind: 'activations',
+  identity: 'glm',
+  numRows: N + NV,
+  shardSize: 37,
+  fields: [{ name: 'activations', shape: [M], dtype: 'float32' }],
+});
 for (let s = 0; s < store.numShards; s++) {
   const { first, count } = store.shardRange(s);
   store.writeShard(s, { activations: all.A.slice(first * M, (first + count) * M) });
@@ -49,14 +55,26 @@ const Xval = applyStandardiser(all.A.subarray(N * M), NV, M, st);
 const trainMatrix = standardisedMatrix(storeMatrix(store, 'activations', trainRows), st);
 const valMatrix = standardisedMatrix(storeMatrix(store, 'activations', valRows), st);
 
-const base: GlmSagaOptions = { X: Xtrain, y: ytrain, nClasses: L, batchSize: 32, epochsPerLambda: 6, k: 3, epsilon: 0.05, doZero: false, val: { X: Xval, y: yval }, engine };
+const base: GlmSagaOptions = {
+  X: Xtrain,
+  y: ytrain,
+  nClasses: L,
+  batchSize: 32,
+  epochsPerLambda: 6,
+  k: 3,
+  epsilon: 0.05,
+  doZero: false,
+  val: { X: Xval, y: yval },
+  engine,
+};
 
 function assertSamePath(a: PathPoint[], b: PathPoint[]): void {
   assert.equal(a.length, b.length);
   a.forEach((p, i) => {
     assert.deepEqual(p.W, b[i]!.W, `point ${i}: weights`);
     assert.deepEqual(p.b, b[i]!.b, `point ${i}: bias`);
-    for (const k of ['lambda', 'lr', 'loss', 'trainAcc', 'valLoss', 'valAcc', 'nnz', 'epochs', 'stop'] as const) assert.equal(p[k], b[i]![k], `point ${i}: ${k}`);
+    for (const k of ['lambda', 'lr', 'loss', 'trainAcc', 'valLoss', 'valAcc', 'nnz', 'epochs', 'stop'] as const)
+      assert.equal(p[k], b[i]![k], `point ${i}: ${k}`);
   });
 }
 
@@ -69,7 +87,16 @@ test('streamed sequential order equals in-memory sequential order bit for bit (o
   // The store's shards (37 rows; batches of 32 straddle them), windows of 2 shards, λ_max and
   // evaluations streamed, the standardisation applied per block, the SAGA table on disk.
   const scratch = tempDir('glm-scratch-');
-  const got = await glmSaga({ ...base, X: trainMatrix, val: { X: valMatrix, y: yval }, order: 'sequential', streaming: 'always', windowRows: 74, sagaTable: 'disk', scratchDir: scratch });
+  const got = await glmSaga({
+    ...base,
+    X: trainMatrix,
+    val: { X: valMatrix, y: yval },
+    order: 'sequential',
+    streaming: 'always',
+    windowRows: 74,
+    sagaTable: 'disk',
+    scratchDir: scratch,
+  });
   assertSamePath(got, want);
   assert.deepEqual(readdirSync(scratch), [], 'the scratch file is removed');
   rmSync(scratch, { recursive: true });
@@ -106,8 +133,14 @@ test('block shuffle: reproducible from the seed, the disk table equals the memor
 
 test('windows group consecutive blocks of the visiting order up to windowRows rows (at least one block)', () => {
   const m = arrayMatrix(new Float32Array(10 * 2), 10, 2, 3); // blocks of 3, 3, 3, 1
-  assert.deepEqual(windows(m, [0, 1, 2, 3], 6), [[0, 1], [2, 3]]);
-  assert.deepEqual(windows(m, [3, 2, 0, 1], 6), [[3, 2], [0, 1]]);
+  assert.deepEqual(windows(m, [0, 1, 2, 3], 6), [
+    [0, 1],
+    [2, 3],
+  ]);
+  assert.deepEqual(windows(m, [3, 2, 0, 1], 6), [
+    [3, 2],
+    [0, 1],
+  ]);
   assert.deepEqual(windows(m, [0, 1, 2, 3], 2), [[0], [1], [2], [3]]);
   assert.deepEqual(windows(m, [1, 0, 3, 2], 100), [[1, 0, 3, 2]]);
 });
@@ -115,7 +148,16 @@ test('windows group consecutive blocks of the visiting order up to windowRows ro
 test('the scratch table is removed when the run fails; bad streaming options are refused', async () => {
   const scratch = tempDir('glm-scratch-');
   await assert.rejects(
-    glmSaga({ ...base, X: trainMatrix, streaming: 'always', sagaTable: 'disk', scratchDir: scratch, onProgress: () => { throw new Error('stop here'); } }),
+    glmSaga({
+      ...base,
+      X: trainMatrix,
+      streaming: 'always',
+      sagaTable: 'disk',
+      scratchDir: scratch,
+      onProgress: () => {
+        throw new Error('stop here');
+      },
+    }),
     /stop here/,
   );
   assert.deepEqual(readdirSync(scratch), []);

@@ -7,18 +7,44 @@ import { glmSaga, lambdaPath, maximumReg, nec, nonZeros, sagaStep } from '../../
 import { maxAbsDiff } from '../helpers/numeric.js';
 
 interface GoldenPoint {
-  lambda: number; lr: number; W: number[]; b: number[]; loss: number; trainAcc: number;
-  valLoss: number; valAcc: number; nnz: number; stop: string; epochs: number | null;
+  lambda: number;
+  lr: number;
+  W: number[];
+  b: number[];
+  loss: number;
+  trainAcc: number;
+  valLoss: number;
+  valAcc: number;
+  nnz: number;
+  stop: string;
+  epochs: number | null;
 }
 interface GoldenCase {
   name: string;
   settings: {
-    batch_size: number; lr: number; nepochs: number; alpha: number; k: number; epsilon: number; tol: number;
-    do_zero: boolean; lr_decay_factor: number; lookbehind: number | null; max_reg: number | null;
+    batch_size: number;
+    lr: number;
+    nepochs: number;
+    alpha: number;
+    k: number;
+    epsilon: number;
+    tol: number;
+    do_zero: boolean;
+    lr_decay_factor: number;
+    lookbehind: number | null;
+    max_reg: number | null;
   };
   points: GoldenPoint[];
 }
-interface Golden { nClasses: number; M: number; X: number[]; y: number[]; Xval: number[]; yval: number[]; cases: GoldenCase[] }
+interface Golden {
+  nClasses: number;
+  M: number;
+  X: number[];
+  y: number[];
+  Xval: number[];
+  yval: number[];
+  cases: GoldenCase[];
+}
 
 const golden = JSON.parse(readFileSync(fixturePath('glm-saga-golden.json'), 'utf8')) as Golden;
 const X = Float32Array.from(golden.X);
@@ -37,10 +63,23 @@ for (const c of golden.cases) {
   test(`matches glm_saga's path point by point: ${c.name}`, async () => {
     const s = c.settings;
     const path = await glmSaga({
-      X, y, nClasses: golden.nClasses, alpha: s.alpha, stepSize: s.lr, lrDecayFactor: s.lr_decay_factor,
-      batchSize: s.batch_size, epochsPerLambda: s.nepochs, k: s.k, epsilon: s.epsilon, tol: s.tol,
-      doZero: s.do_zero, lookbehind: s.lookbehind ?? undefined, maxReg: s.max_reg ?? undefined,
-      order: 'sequential', val, engine,
+      X,
+      y,
+      nClasses: golden.nClasses,
+      alpha: s.alpha,
+      stepSize: s.lr,
+      lrDecayFactor: s.lr_decay_factor,
+      batchSize: s.batch_size,
+      epochsPerLambda: s.nepochs,
+      k: s.k,
+      epsilon: s.epsilon,
+      tol: s.tol,
+      doZero: s.do_zero,
+      lookbehind: s.lookbehind ?? undefined,
+      maxReg: s.max_reg ?? undefined,
+      order: 'sequential',
+      val,
+      engine,
     });
     assert.equal(path.length, c.points.length);
     path.forEach((p, i) => {
@@ -96,8 +135,17 @@ test('one SAGA step: the prox zeroes small weights exactly and shrinks the rest'
   const W = Float32Array.from([0.05, -0.3, 0.2, 0.01, -0.04, 0.5, 0, 0.06]);
   const Wavg = Float32Array.from([0, 0, 0, 0, 0, 0, 0, -1]); // last: 0.06 + 0.1 = 0.16
   const r = await sagaStep(engine, L, M, {
-    X: new Float32Array(M), y: Int32Array.of(0), Aprev: new Float32Array(L),
-    W, b: new Float32Array(L), Wavg, bavg: new Float32Array(L), lr, lambda, alpha, nTotal: 4,
+    X: new Float32Array(M),
+    y: Int32Array.of(0),
+    Aprev: new Float32Array(L),
+    W,
+    b: new Float32Array(L),
+    Wavg,
+    bavg: new Float32Array(L),
+    lr,
+    lambda,
+    alpha,
+    nTotal: 4,
   });
   const expectW = [0, -0.25 / 1.05, 0.15 / 1.05, 0, 0, 0.45 / 1.05, 0, 0.11 / 1.05];
   expectW.forEach((e, i) => {
@@ -117,8 +165,16 @@ test('one SAGA step: the prox zeroes small weights exactly and shrinks the rest'
 
 test('sparsity grows as λ falls; at λ_max (full batch) every weight is zero', async () => {
   const path = await glmSaga({
-    X, y, nClasses: golden.nClasses, batchSize: X.length, stepSize: 0.5, epochsPerLambda: 200,
-    k: 6, epsilon: 0.01, order: 'sequential', engine,
+    X,
+    y,
+    nClasses: golden.nClasses,
+    batchSize: X.length,
+    stepSize: 0.5,
+    epochsPerLambda: 200,
+    k: 6,
+    epsilon: 0.01,
+    order: 'sequential',
+    engine,
   });
   assert.equal(path.length, 7);
   assert.equal(path[0]!.nnz, 0);
@@ -141,11 +197,7 @@ test('shuffled batches are reproducible from the seed', async () => {
 
 test('nonZeros and NEC by hand', () => {
   // 3 classes × 4 concepts; |w| ≤ 1e-5 counts as zero.
-  const W = Float32Array.from([
-    0.5, 0, 1e-6, -2e-5,
-    0, 0, 0, 0,
-    -1, 1e-5, 3, 0.1,
-  ]);
+  const W = Float32Array.from([0.5, 0, 1e-6, -2e-5, 0, 0, 0, 0, -1, 1e-5, 3, 0.1]);
   assert.equal(nonZeros(W), 5);
   assert.equal(nec(W, 3, 4), 5 / 3);
   assert.throws(() => nec(W, 4, 4), /12 weights for an 4×4 matrix/);
@@ -154,5 +206,8 @@ test('nonZeros and NEC by hand', () => {
 test('bad inputs are rejected with clear errors', async () => {
   await assert.rejects(glmSaga({ X, y: Int32Array.from(golden.y.map((v) => v + 1)), nClasses: 3, engine }), /label 3 .* outside \[0, 3\)/);
   await assert.rejects(glmSaga({ X: X.subarray(1), y, nClasses: 3, engine }), /not a multiple of N/);
-  await assert.rejects(glmSaga({ X, y, nClasses: 3, val: { X: val.X.subarray(0, 30), y: val.y.subarray(0, 10) }, engine }), /validation X has 3 features, training has 10/);
+  await assert.rejects(
+    glmSaga({ X, y, nClasses: 3, val: { X: val.X.subarray(0, 30), y: val.y.subarray(0, 10) }, engine }),
+    /validation X has 3 features, training has 10/,
+  );
 });

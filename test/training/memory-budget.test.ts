@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { availableBytes, defaultMemoryBudget, formatBytes, STAGE_FIXED_BYTES, MIN_MEMORY_BUDGET, parseMemoryBudget, rowsFor, usableBytes, RUNTIME_RESERVE } from '../../src/training/memory-budget.js';
+import {
+  availableBytes,
+  defaultMemoryBudget,
+  formatBytes,
+  STAGE_FIXED_BYTES,
+  MIN_MEMORY_BUDGET,
+  parseMemoryBudget,
+  rowsFor,
+  usableBytes,
+  RUNTIME_RESERVE,
+} from '../../src/training/memory-budget.js';
 
 test('memory budget: bytes, decimal and binary units, fractions, case and spaces', () => {
   assert.equal(parseMemoryBudget('4GiB'), 4 * 2 ** 30);
@@ -44,5 +54,5 @@ test('memory budget: a stage starting now gets the budget less what is resident 
   assert.ok(availableBytes(2048 * MiB, 900 * MiB) < availableBytes(2048 * MiB, 447 * MiB), 'more resident, less available');
   assert.equal(availableBytes(512 * MiB, 600 * MiB), 64 * MiB, 'over budget already: a floor, not a negative size');
   const now = availableBytes(2048 * MiB);
-  assert.ok(now > 0 && now <= 2048 * MiB - process.memoryUsage().rss + MiB, 'by default, this process\'s RSS');
+  assert.ok(now > 0 && now <= 2048 * MiB - process.memoryUsage().rss + MiB, "by default, this process's RSS");
 });

@@ -15,7 +15,13 @@ const M = 7;
 const rng = new Rng(5);
 // Columns with very different offsets and scales, and one constant column (std 0 → 1).
 const X = Float32Array.from({ length: N * M }, (_, i) => (i % M === 3 ? 2.5 : 1000 * (i % M) + rng.normal() * (1 + (i % M))));
-const store = RowStore.open(root, { kind: 'activations', identity: 'x', numRows: N, shardSize: 10, fields: [{ name: 'activations', shape: [M], dtype: 'float32' }] });
+const store = RowStore.open(root, {
+  kind: 'activations',
+  identity: 'x',
+  numRows: N,
+  shardSize: 10,
+  fields: [{ name: 'activations', shape: [M], dtype: 'float32' }],
+});
 for (let s = 0; s < store.numShards; s++) {
   const { first, count } = store.shardRange(s);
   store.writeShard(s, { activations: X.slice(first * M, (first + count) * M) });
@@ -45,7 +51,10 @@ test('row matrix: standardised blocks equal applyStandardiser; chunks of exactly
       assert.deepEqual(part, Z.subarray(first * M, (first + k) * M));
       seen.push(first);
     });
-    assert.deepEqual(seen, Array.from({ length: Math.ceil(N / chunk) }, (_, i) => i * chunk));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: Math.ceil(N / chunk) }, (_, i) => i * chunk),
+    );
   }
   assert.throws(() => storeMatrix(store, 'activations', [4, 4]), /ascending and distinct/);
   assert.throws(() => storeMatrix(store, 'activations', [N]), /outside 0\.\.52/);

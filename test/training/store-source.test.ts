@@ -11,10 +11,19 @@ const root = tempDir('salf-store-source-');
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('storeSource: chunks of any rows equal the stored rows, through a row mapping, float16 kept as bits', async () => {
-  const G = 3, D = 4, E = 2, N = 11;
+  const G = 3,
+    D = 4,
+    E = 2,
+    N = 11;
   const F = Float32Array.from({ length: N * G * D }, (_, i) => Math.cos(i) * 2);
   const I = Float32Array.from({ length: N * G * E }, (_, i) => Math.sin(i));
-  const fs = RowStore.open(root, { kind: 'features', identity: 'f', numRows: N, shardSize: 4, fields: [{ name: 'features', shape: [G, D], dtype: 'float16' }] });
+  const fs = RowStore.open(root, {
+    kind: 'features',
+    identity: 'f',
+    numRows: N,
+    shardSize: 4,
+    fields: [{ name: 'features', shape: [G, D], dtype: 'float16' }],
+  });
   const ps = RowStore.open(root, { kind: 'prompted', identity: 'p', numRows: N, shardSize: 3, fields: [{ name: 'I', shape: [G, E], dtype: 'float32' }] });
   for (let s = 0; s < fs.numShards; s++) {
     const { first, count } = fs.shardRange(s);
@@ -29,7 +38,11 @@ test('storeSource: chunks of any rows equal the stored rows, through a row mappi
   const src = storeSource({ store: fs, field: 'features', rows: keep }, { store: ps, field: 'I', rows: keep });
   assert.equal(src.n, keep.length);
   const F16 = fromFloat16Bits(toFloat16Bits(F));
-  for (const [rows, maxRows] of [['all', 3], [[0, 2, 3, 6], 2], [[5], 4]] as const) {
+  for (const [rows, maxRows] of [
+    ['all', 3],
+    [[0, 2, 3, 6], 2],
+    [[5], 4],
+  ] as const) {
     const seen: number[] = [];
     await src.forEachChunk(rows, maxRows, async (c: CblRowChunk) => {
       assert.ok(c.k <= maxRows);
@@ -48,6 +61,9 @@ test('storeSource: chunks of any rows equal the stored rows, through a row mappi
   assert.match(src.identity(), /^stores-sha256:/);
   const other = storeSource({ store: fs, field: 'features', rows: keep.slice(1) }, { store: ps, field: 'I', rows: keep.slice(1) });
   assert.notEqual(other.identity(), src.identity());
-  await assert.rejects(src.forEachChunk([3, 1], 2, async () => {}), /ascending/);
+  await assert.rejects(
+    src.forEachChunk([3, 1], 2, async () => {}),
+    /ascending/,
+  );
   assert.throws(() => storeSource({ store: fs, field: 'features', rows: [0, 11] }, { store: ps, field: 'I', rows: [0, 1] }), /row 11 is out of range/);
 });

@@ -62,7 +62,10 @@ test('train on a CUB_200_2011 layout (official train split), then eval on its of
     engine: new Engine({ threads: 1 }),
   });
   assert.deepEqual(result.images, { train: 8, val: 4, eval: 4 });
-  assert.deepEqual(result.rows.map((r) => r.method), ['salf-sparse', 'salf-dense']);
+  assert.deepEqual(
+    result.rows.map((r) => r.method),
+    ['salf-sparse', 'salf-dense'],
+  );
 });
 
 test('CIFAR images go from the pickled batches into the backbone without image files', async () => {

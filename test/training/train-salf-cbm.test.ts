@@ -70,7 +70,10 @@ test('trains, saves, reloads to identical outputs, and a rerun reuses the caches
 
   const second = recorder();
   await trainSalfCbm({ ...options, out: join(root, 'model2'), cacheDir: join(options.out, 'cache'), progress: second });
-  assert.ok(second.logs.some((l) => /reusing 12 cached feature maps/.test(l)), second.logs.join('\n'));
+  assert.ok(
+    second.logs.some((l) => /reusing 12 cached feature maps/.test(l)),
+    second.logs.join('\n'),
+  );
   const again = SalfCbm.load(join(root, 'model2'));
   assert.deepEqual(Array.from(again.weights.conceptWeight), Array.from(loaded.weights.conceptWeight), 'same seed, same caches: same model');
 });

@@ -36,7 +36,14 @@ async function pageModel(onnx: string): Promise<{ model: ExplorerModel; exported
   const exported = await ExportedSalfCbm.load(onnx);
   const { info } = exported;
   const head = encodeHead(exported.head, info.concepts.length, info.classes.length);
-  const manifest: ExplorerManifest = { name: 'x', info, model: { url: '', bytes: 0 }, head: { url: '', bytes: head.byteLength }, images: false, maxImageBytes: 1 };
+  const manifest: ExplorerManifest = {
+    name: 'x',
+    info,
+    model: { url: '', bytes: 0 },
+    head: { url: '', bytes: head.byteLength },
+    images: false,
+    maxImageBytes: 1,
+  };
   return { model: explorerModel(manifest, head), exported };
 }
 
@@ -53,7 +60,12 @@ test("the page's output names are the export's", () => {
 });
 
 test('the classifier blob round-trips and a wrong size is refused', () => {
-  const head = { mean: Float32Array.of(1, 2), std: Float32Array.of(3, 4), finalWeight: Float32Array.of(5, 6, 7, 8, 9, 10), finalBias: Float32Array.of(11, 12, 13) };
+  const head = {
+    mean: Float32Array.of(1, 2),
+    std: Float32Array.of(3, 4),
+    finalWeight: Float32Array.of(5, 6, 7, 8, 9, 10),
+    finalBias: Float32Array.of(11, 12, 13),
+  };
   const blob = encodeHead(head, 2, 3);
   assert.equal(blob.byteLength, 13 * 4);
   const back = decodeHead(blob.slice().buffer, 2, 3);
@@ -110,7 +122,7 @@ for (const pooling of ['mean', 'max', 'softmax'] as const) {
   });
 }
 
-test('one image: contributions for any class, regions and heatmaps are the library\'s; interventions match intervene(), undo and reset restore', async () => {
+test("one image: contributions for any class, regions and heatmaps are the library's; interventions match intervene(), undo and reset restore", async () => {
   const fx = await explorerFixture(tempDir('salf-web-state-'));
   const { model, exported } = await pageModel(fx.onnx);
   const { images, outputs } = await analyseImages(fx.library, [fx.scene]);
@@ -119,14 +131,28 @@ test('one image: contributions for any class, regions and heatmaps are the libra
   // The page gets its outputs from the exported model: run it on the same pixels.
   const pixels = toChwNormalised(images[0]!.input, model.preprocess.mean, model.preprocess.std);
   const fromExport = await exported.forwardPixels(pixels, 1);
-  const pageOut: ImageOutputs = { logits: fromExport.logits, conceptMaps: fromExport.conceptMaps, activations: fromExport.activations, standardised: fromExport.standardised };
+  const pageOut: ImageOutputs = {
+    logits: fromExport.logits,
+    conceptMaps: fromExport.conceptMaps,
+    activations: fromExport.activations,
+    standardised: fromExport.standardised,
+  };
   const ex = new ImageExplorer(model, pageOut, g);
   assert.equal(model.classes[ex.predicted()], 'reddish');
   for (let l = 0; l < 3; l++) {
     const mine = ex.explain(l, 4);
     const ref = explainClass(fx.library, out, l, 4);
-    assert.deepEqual(mine.contributions.map((c) => c.label), ref.contributions.map((c) => c.label), `class ${l}`);
-    close(mine.contributions.map((c) => c.contribution), ref.contributions.map((c) => c.contribution), 1e-5, `class ${l} contributions`);
+    assert.deepEqual(
+      mine.contributions.map((c) => c.label),
+      ref.contributions.map((c) => c.label),
+      `class ${l}`,
+    );
+    close(
+      mine.contributions.map((c) => c.contribution),
+      ref.contributions.map((c) => c.contribution),
+      1e-5,
+      `class ${l} contributions`,
+    );
     assert.ok(Math.abs(mine.probability - ref.probability) < 1e-6);
   }
   // Explain Anything on a box over the blue quadrant.
@@ -135,8 +161,16 @@ test('one image: contributions for any class, regions and heatmaps are the libra
   const mine = ex.explainRegion(box, 4);
   const ref = explainRegion(fx.library, out, rasteriseRegion(await parseRegion('box:36,36,60,60'), g), 4);
   assert.equal(mine.byMean[0]!.concept, 'blue');
-  assert.deepEqual(mine.byMean.map((s) => s.concept), ref.byMean.map((s) => s.concept));
-  close(mine.byMean.map((s) => s.mean), ref.byMean.map((s) => s.mean), 1e-5, 'region means');
+  assert.deepEqual(
+    mine.byMean.map((s) => s.concept),
+    ref.byMean.map((s) => s.concept),
+  );
+  close(
+    mine.byMean.map((s) => s.mean),
+    ref.byMean.map((s) => s.mean),
+    1e-5,
+    'region means',
+  );
   // Heatmaps are the upsampled grid maps.
   const h = ex.heatmap(2);
   close(h.values, upsampleBilinear(out.conceptMaps.subarray(2 * 16, 3 * 16), 4, 4, 64, 64), 1e-5, 'heatmap');
@@ -152,23 +186,48 @@ test('one image: contributions for any class, regions and heatmaps are the libra
   ];
   ex.addEdit(edits[0]!);
   const first = await intervene(fx.library, out, [edits[0]!]);
-  close(ex.outputs.logits, first.logits.map((l) => l.after), 1e-4, 'logits after one edit');
+  close(
+    ex.outputs.logits,
+    first.logits.map((l) => l.after),
+    1e-4,
+    'logits after one edit',
+  );
   ex.addEdit(edits[1]!);
   const both = await intervene(fx.library, out, edits);
-  close(ex.outputs.logits, both.logits.map((l) => l.after), 1e-4, 'logits after two edits');
+  close(
+    ex.outputs.logits,
+    both.logits.map((l) => l.after),
+    1e-4,
+    'logits after two edits',
+  );
   assert.equal(both.after.prediction.class, 'bluish');
   const summary = ex.intervention()!;
   assert.equal(summary.before.class, 'reddish');
   assert.equal(summary.after.class, both.after.prediction.class);
-  close(summary.logitDeltas, both.logits.map((l) => l.delta), 1e-4, 'logit deltas');
+  close(
+    summary.logitDeltas,
+    both.logits.map((l) => l.delta),
+    1e-4,
+    'logit deltas',
+  );
   close(ex.editedMaps(), applyEdits(fx.library, out.conceptMaps, edits), 1e-6, 'edited maps');
   // Contributions follow the edits.
   const editedRef = await classifyConceptMaps(fx.library, applyEdits(fx.library, out.conceptMaps, edits), 1);
   const afterRef = explainClass(fx.library, { conceptMaps: applyEdits(fx.library, out.conceptMaps, edits), ...editedRef }, 1, 4);
-  close(ex.explain(1, 4).contributions.map((c) => c.contribution), afterRef.contributions.map((c) => c.contribution), 1e-4, 'contributions after');
+  close(
+    ex.explain(1, 4).contributions.map((c) => c.contribution),
+    afterRef.contributions.map((c) => c.contribution),
+    1e-4,
+    'contributions after',
+  );
   // Undo and reset.
   assert.equal(ex.undo(), edits[1]);
-  close(ex.outputs.logits, first.logits.map((l) => l.after), 1e-4, 'logits after undo');
+  close(
+    ex.outputs.logits,
+    first.logits.map((l) => l.after),
+    1e-4,
+    'logits after undo',
+  );
   ex.reset();
   assert.equal(ex.history.length, 0);
   assert.equal(ex.outputs, pageOut);
@@ -182,7 +241,10 @@ test('the page preprocesses as the library does (centre crop, resize), from RGBA
   const dir = tempDir('salf-web-pre-');
   const model = colourModel(dir, 'mean', { mode: 'center' });
   const view = { preprocess: model.config.backbone.preprocess };
-  const path = await writeScene(join(dir, 'wide.png'), 150, 90, GREEN, [{ rect: [10, 10, 70, 50], colour: RED }, { rect: [90, 30, 140, 80], colour: BLUE }]);
+  const path = await writeScene(join(dir, 'wide.png'), 150, 90, GREEN, [
+    { rect: [10, 10, 70, 50], colour: RED },
+    { rect: [90, 30, 140, 80], colour: BLUE },
+  ]);
   const rgb = await decodeRgb(path);
   const rgba = new Uint8ClampedArray(rgb.width * rgb.height * 4);
   for (let p = 0; p < rgb.width * rgb.height; p++) rgba.set([rgb.data[p * 3]!, rgb.data[p * 3 + 1]!, rgb.data[p * 3 + 2]!, 255], p * 4);
@@ -202,7 +264,11 @@ test('a brushed disk is the same region as a point of that radius, in image pixe
   const model = colourModel(dir, 'mean', { mode: 'center' });
   const path = await writeScene(join(dir, 'wide.png'), 160, 100, GREEN);
   const { geometry: g } = await prepareImage({ preprocess: model.config.backbone.preprocess } as Parameters<typeof prepareImage>[0], path);
-  for (const [x, y, r] of [[80, 50, 12], [40, 20, 7.5], [125, 85, 20]] as const) {
+  for (const [x, y, r] of [
+    [80, 50, 12],
+    [40, 20, 7.5],
+    [125, 85, 20],
+  ] as const) {
     const brush = new BrushMask(g);
     brush.disk(x, y, r);
     const point = rasteriseRegion({ kind: 'point', x, y, radius: r }, g);

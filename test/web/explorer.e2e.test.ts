@@ -82,21 +82,38 @@ test('the explorer runs the model in the browser and shows and tells what the li
       assert.match((await page.textContent('#model-name')) ?? '', /4 concepts, 3 classes/);
     });
 
-    await t.test('an opened image gets the library\'s prediction, contributions and heatmap', async () => {
+    await t.test("an opened image gets the library's prediction, contributions and heatmap", async () => {
       await page.setInputFiles('#file', fx.scene);
       await page.waitForFunction(() => window.salfExplorer.timings.load !== undefined);
       await page.evaluate(() => window.salfExplorer.idle());
       assert.equal(await page.isHidden('#error'), true, (await page.textContent('#error')) ?? '');
       const classes = await rows(page, '#classes .class-row');
       const ref = rankClasses(lib, out.logits);
-      assert.deepEqual(classes.map((c) => c.name), ref.map((c) => c.class));
-      assertClose(classes.map((c) => c.value), ref.map((c) => c.probability), 'probabilities');
+      assert.deepEqual(
+        classes.map((c) => c.name),
+        ref.map((c) => c.class),
+      );
+      assertClose(
+        classes.map((c) => c.value),
+        ref.map((c) => c.probability),
+        'probabilities',
+      );
       assert.equal(classes[0]!.name, 'reddish');
       const contributions = await rows(page, '#contributions .concept-row');
       const ex = explainClass(lib, out, 0, 8);
-      assert.deepEqual(contributions.map((c) => c.name), ex.contributions.map((c) => c.label));
-      assertClose(contributions.map((c) => c.value), ex.contributions.map((c) => c.contribution), 'contributions');
-      assert.deepEqual(contributions.map((c) => c.name), ['red', 'NOT blue']);
+      assert.deepEqual(
+        contributions.map((c) => c.name),
+        ex.contributions.map((c) => c.label),
+      );
+      assertClose(
+        contributions.map((c) => c.value),
+        ex.contributions.map((c) => c.contribution),
+        'contributions',
+      );
+      assert.deepEqual(
+        contributions.map((c) => c.name),
+        ['red', 'NOT blue'],
+      );
       // The heatmap shown is the top concept's (red): bright on red, dark on the blue quadrant.
       assert.equal(await page.getAttribute('#legend-name', 'data-concept'), '0');
       assert.ok((await heatAt(page, 12, 12, size)) > (await heatAt(page, 52, 52, size)) + 60, 'red heatmap: red area brighter');
@@ -122,8 +139,15 @@ test('the explorer runs the model in the browser and shows and tells what the li
       assert.equal(await page.textContent('#explained-class'), 'greenish');
       const contributions = await rows(page, '#contributions .concept-row');
       const ex = explainClass(lib, out, 2, 8);
-      assert.deepEqual(contributions.map((c) => c.name), ex.contributions.map((c) => c.label));
-      assertClose(contributions.map((c) => c.value), ex.contributions.map((c) => c.contribution), 'greenish contributions');
+      assert.deepEqual(
+        contributions.map((c) => c.name),
+        ex.contributions.map((c) => c.label),
+      );
+      assertClose(
+        contributions.map((c) => c.value),
+        ex.contributions.map((c) => c.contribution),
+        'greenish contributions',
+      );
       assert.equal(await page.getAttribute('#legend-name', 'data-concept'), '1');
       assert.match((await page.textContent('#sankey svg')) ?? '', /greenish/);
       assert.match((await page.textContent('#sankey svg')) ?? '', /green \(\+2\)/);
@@ -134,35 +158,78 @@ test('the explorer runs the model in the browser and shows and tells what the li
 
     await t.test('Explain Anything: a box on the blue square lists blue first, as the library does', async () => {
       await page.check('input[name="tool"][value="box"]');
-      await drag(page, [[36, 36], [60, 60]], size);
+      await drag(
+        page,
+        [
+          [36, 36],
+          [60, 60],
+        ],
+        size,
+      );
       const snap = await snapshot(page);
       assert.ok(snap.region, 'a region is marked');
       assert.ok(Math.abs(snap.region.pixels.length - 24 * 24) <= 60, `box area ${snap.region.pixels.length}`);
       const ref = explainRegion(lib, out, raster(64, snap.region.label, snap.region.pixels), 8);
       const listed = await rows(page, '#region-concepts .concept-row');
       assert.equal(listed[0]!.name, 'blue');
-      assert.deepEqual(listed.map((r) => r.name), ref.byMean.map((s) => s.concept));
-      assertClose(listed.map((r) => r.value), ref.byMean.map((s) => s.mean), 'region means');
+      assert.deepEqual(
+        listed.map((r) => r.name),
+        ref.byMean.map((s) => s.concept),
+      );
+      assertClose(
+        listed.map((r) => r.value),
+        ref.byMean.map((s) => s.mean),
+        'region means',
+      );
       await page.selectOption('#region-rank', 'standardised');
       const std = await rows(page, '#region-concepts .concept-row');
-      assert.deepEqual(std.map((r) => r.name), ref.byStandardised.map((s) => s.concept));
-      assertClose(std.map((r) => r.value), ref.byStandardised.map((s) => s.standardised), 'region standardised');
+      assert.deepEqual(
+        std.map((r) => r.name),
+        ref.byStandardised.map((s) => s.concept),
+      );
+      assertClose(
+        std.map((r) => r.value),
+        ref.byStandardised.map((s) => s.standardised),
+        'region standardised',
+      );
       await page.screenshot({ path: join(shots, 'explorer-2-region.png'), fullPage: true });
       // A point on the red area.
       await page.check('input[name="tool"][value="point"]');
-      await drag(page, [[14, 14], [14, 14]], size);
+      await drag(
+        page,
+        [
+          [14, 14],
+          [14, 14],
+        ],
+        size,
+      );
       assert.equal((await rows(page, '#region-concepts .concept-row'))[0]!.name, 'red');
       await page.selectOption('#region-rank', 'mean');
       // A brushed region inside the blue square.
       await page.check('input[name="tool"][value="brush"]');
-      await drag(page, [[40, 40], [56, 44], [44, 56]], size);
+      await drag(
+        page,
+        [
+          [40, 40],
+          [56, 44],
+          [44, 56],
+        ],
+        size,
+      );
       const brushed = (await snapshot(page)).region!;
       assert.match(brushed.label, /^mask:brush/);
       const want = explainRegion(lib, out, raster(64, brushed.label, brushed.pixels), 8);
       const got = await rows(page, '#region-concepts .concept-row');
       assert.equal(got[0]!.name, 'blue');
-      assert.deepEqual(got.map((r) => r.name), want.byMean.map((s) => s.concept));
-      assertClose(got.map((r) => r.value), want.byMean.map((s) => s.mean), 'brushed region means');
+      assert.deepEqual(
+        got.map((r) => r.name),
+        want.byMean.map((s) => s.concept),
+      );
+      assertClose(
+        got.map((r) => r.value),
+        want.byMean.map((s) => s.mean),
+        'brushed region means',
+      );
     });
 
     await t.test('intervention: a brushed edit and a whole-image edit change the prediction as the library predicts; undo and reset restore', async () => {
@@ -170,15 +237,33 @@ test('the explorer runs the model in the browser and shows and tells what the li
       await page.fill('#edit-beta', '-2');
       await page.check('input[name="tool"][value="intervene"]');
       await page.locator('#brush-size').fill('40');
-      await drag(page, [[4, 6], [28, 6], [28, 18], [4, 18], [4, 28], [28, 28]], size);
+      await drag(
+        page,
+        [
+          [4, 6],
+          [28, 6],
+          [28, 18],
+          [4, 18],
+          [4, 28],
+          [28, 28],
+        ],
+        size,
+      );
       let snap = await snapshot(page);
       assert.equal(snap.edits.length, 1);
       const edit0: ConceptEdit = { concept: 0, beta: -2, region: raster(64, snap.edits[0]!.label, snap.edits[0]!.pixels) };
       assert.ok(edit0.region.area > 200, `brushed ${edit0.region.area} pixels`);
       const one = await intervene(lib, out, [edit0]);
       let classes = await rows(page, '#classes .class-row');
-      assert.deepEqual(classes.map((c) => c.name), one.after.classes.map((c) => c.class));
-      assertClose(classes.map((c) => c.value), one.after.classes.map((c) => c.probability), 'probabilities after the brushed edit');
+      assert.deepEqual(
+        classes.map((c) => c.name),
+        one.after.classes.map((c) => c.class),
+      );
+      assertClose(
+        classes.map((c) => c.value),
+        one.after.classes.map((c) => c.probability),
+        'probabilities after the brushed edit',
+      );
 
       await page.selectOption('#edit-concept', { label: 'blue' });
       await page.fill('#edit-beta', '2');
@@ -194,7 +279,11 @@ test('the explorer runs the model in the browser and shows and tells what the li
       assert.equal(await page.getAttribute('#intervention-result', 'data-before'), 'reddish');
       assert.equal(await page.getAttribute('#intervention-result', 'data-after'), 'bluish');
       classes = await rows(page, '#classes .class-row');
-      assertClose(classes.map((c) => c.value), both.after.classes.map((c) => c.probability), 'probabilities after both edits');
+      assertClose(
+        classes.map((c) => c.value),
+        both.after.classes.map((c) => c.probability),
+        'probabilities after both edits',
+      );
       // The contributions shown are the edited model's (the explanation follows the new prediction).
       const maps = applyEdits(lib, out.conceptMaps, [edit0, edit1]);
       const res = await classifyConceptMaps(lib, maps, 1);
@@ -202,8 +291,15 @@ test('the explorer runs the model in the browser and shows and tells what the li
       const ex = explainClass(lib, edited, 1, 8);
       assert.equal(await page.textContent('#explained-class'), 'bluish');
       const contributions = await rows(page, '#contributions .concept-row');
-      assert.deepEqual(contributions.map((c) => c.name), ex.contributions.map((c) => c.label));
-      assertClose(contributions.map((c) => c.value), ex.contributions.map((c) => c.contribution), 'contributions after the edits');
+      assert.deepEqual(
+        contributions.map((c) => c.name),
+        ex.contributions.map((c) => c.label),
+      );
+      assertClose(
+        contributions.map((c) => c.value),
+        ex.contributions.map((c) => c.contribution),
+        'contributions after the edits',
+      );
       assert.equal((await rows(page, '#edits li')).length, 2);
       await page.screenshot({ path: join(shots, 'explorer-3-intervention.png'), fullPage: true });
       const timing = await page.evaluate(() => window.salfExplorer.timings.intervention!);
@@ -212,17 +308,25 @@ test('the explorer runs the model in the browser and shows and tells what the li
       await page.click('#undo');
       await page.evaluate(() => window.salfExplorer.idle());
       classes = await rows(page, '#classes .class-row');
-      assertClose(classes.map((c) => c.value), one.after.classes.map((c) => c.probability), 'probabilities after undo');
+      assertClose(
+        classes.map((c) => c.value),
+        one.after.classes.map((c) => c.probability),
+        'probabilities after undo',
+      );
       await page.click('#reset');
       await page.evaluate(() => window.salfExplorer.idle());
       classes = await rows(page, '#classes .class-row');
-      assertClose(classes.map((c) => c.value), rankClasses(lib, out.logits).map((c) => c.probability), 'probabilities after reset');
+      assertClose(
+        classes.map((c) => c.value),
+        rankClasses(lib, out.logits).map((c) => c.probability),
+        'probabilities after reset',
+      );
       assert.equal(await page.isDisabled('#undo'), true);
       assert.equal(await page.isDisabled('#reset'), true);
       assert.equal((await page.textContent('#intervention-result')) ?? '', '');
     });
 
-    await t.test('an image picked from the server\'s folder is resized in the page exactly as the library does', async () => {
+    await t.test("an image picked from the server's folder is resized in the page exactly as the library does", async () => {
       const path = join(fx.images, 'more', 'green.png');
       const ref = await analyseImages(lib, [path]);
       const o = imageOutputs(lib, ref.outputs, 0);
@@ -232,8 +336,15 @@ test('the explorer runs the model in the browser and shows and tells what the li
       const classes = await rows(page, '#classes .class-row');
       const want = rankClasses(lib, o.logits);
       assert.equal(classes[0]!.name, 'greenish');
-      assert.deepEqual(classes.map((c) => c.name), want.map((c) => c.class));
-      assertClose(classes.map((c) => c.value), want.map((c) => c.probability), 'probabilities of the folder image');
+      assert.deepEqual(
+        classes.map((c) => c.name),
+        want.map((c) => c.class),
+      );
+      assertClose(
+        classes.map((c) => c.value),
+        want.map((c) => c.probability),
+        'probabilities of the folder image',
+      );
     });
 
     await t.test('an image dropped on the page is run and explained', async () => {
@@ -247,7 +358,11 @@ test('the explorer runs the model in the browser and shows and tells what the li
       await page.waitForFunction(() => window.salfExplorer.snapshot()?.image === 'dropped.png');
       await page.evaluate(() => window.salfExplorer.idle());
       const classes = await rows(page, '#classes .class-row');
-      assertClose(classes.map((c) => c.value), rankClasses(lib, out.logits).map((c) => c.probability), 'probabilities of the dropped image');
+      assertClose(
+        classes.map((c) => c.value),
+        rankClasses(lib, out.logits).map((c) => c.probability),
+        'probabilities of the dropped image',
+      );
     });
 
     await t.test('every request stayed on the server: nothing uploaded, nothing fetched from elsewhere', async () => {
@@ -269,38 +384,53 @@ test('the explorer runs the model in the browser and shows and tells what the li
   }
 });
 
-test('with a WebGPU adapter (software, SwiftShader) the page runs the model on WebGPU and gets the library\'s numbers', { timeout: 90_000, skip: browserTestSkip() }, async () => {
-  const fx = await explorerFixture(tempDir('salf-e2e-gpu-'), 'softmax', 'center');
-  const lib = fx.library;
-  const picture = join(fx.images, 'more', 'green.png');
-  const { outputs } = await analyseImages(lib, [picture]);
-  const out = imageOutputs(lib, outputs, 0);
-  const browser = await launchChromium({ softwareWebGpu: true });
-  const { page } = browser;
-  let server: ServeProcess | undefined;
-  try {
-    server = await startServe([fx.onnx, '--port', '0']);
-    await page.goto(server.url);
-    await page.evaluate(() => window.salfExplorer.ready);
-    assert.equal(await page.evaluate(() => window.salfExplorer.backend), 'webgpu', `fell back: ${await page.getAttribute('#backend', 'title')}`);
-    await page.setInputFiles('#file', picture);
-    await page.waitForFunction(() => window.salfExplorer.timings.load !== undefined);
-    await page.evaluate(() => window.salfExplorer.idle());
-    const classes = await rows(page, '#classes .class-row');
-    const ref = rankClasses(lib, out.logits);
-    assert.deepEqual(classes.map((c) => c.name), ref.map((c) => c.class));
-    assertClose(classes.map((c) => c.value), ref.map((c) => c.probability), 'probabilities on WebGPU');
-    const ex = explainClass(lib, out, ref[0]!.index, 8);
-    assertClose((await rows(page, '#contributions .concept-row')).map((c) => c.value), ex.contributions.map((c) => c.contribution), 'contributions on WebGPU');
-    // The centre crop of the 96×64 picture: its left and right 16 columns are dimmed as unseen.
-    const dim = await page.evaluate(() => {
-      const c = document.querySelector<HTMLCanvasElement>('#stage canvas.layer-ink')!;
-      const ctx = c.getContext('2d')!;
-      return [ctx.getImageData(2, c.height / 2, 1, 1).data[3], ctx.getImageData(c.width / 2, c.height / 2, 1, 1).data[3]];
-    });
-    assert.ok(dim[0]! > 100 && dim[1] === 0, `dimmed outside the crop, clear inside: alpha ${dim}`);
-  } finally {
-    await browser.close();
-    await server?.stop();
-  }
-});
+test(
+  "with a WebGPU adapter (software, SwiftShader) the page runs the model on WebGPU and gets the library's numbers",
+  { timeout: 90_000, skip: browserTestSkip() },
+  async () => {
+    const fx = await explorerFixture(tempDir('salf-e2e-gpu-'), 'softmax', 'center');
+    const lib = fx.library;
+    const picture = join(fx.images, 'more', 'green.png');
+    const { outputs } = await analyseImages(lib, [picture]);
+    const out = imageOutputs(lib, outputs, 0);
+    const browser = await launchChromium({ softwareWebGpu: true });
+    const { page } = browser;
+    let server: ServeProcess | undefined;
+    try {
+      server = await startServe([fx.onnx, '--port', '0']);
+      await page.goto(server.url);
+      await page.evaluate(() => window.salfExplorer.ready);
+      assert.equal(await page.evaluate(() => window.salfExplorer.backend), 'webgpu', `fell back: ${await page.getAttribute('#backend', 'title')}`);
+      await page.setInputFiles('#file', picture);
+      await page.waitForFunction(() => window.salfExplorer.timings.load !== undefined);
+      await page.evaluate(() => window.salfExplorer.idle());
+      const classes = await rows(page, '#classes .class-row');
+      const ref = rankClasses(lib, out.logits);
+      assert.deepEqual(
+        classes.map((c) => c.name),
+        ref.map((c) => c.class),
+      );
+      assertClose(
+        classes.map((c) => c.value),
+        ref.map((c) => c.probability),
+        'probabilities on WebGPU',
+      );
+      const ex = explainClass(lib, out, ref[0]!.index, 8);
+      assertClose(
+        (await rows(page, '#contributions .concept-row')).map((c) => c.value),
+        ex.contributions.map((c) => c.contribution),
+        'contributions on WebGPU',
+      );
+      // The centre crop of the 96×64 picture: its left and right 16 columns are dimmed as unseen.
+      const dim = await page.evaluate(() => {
+        const c = document.querySelector<HTMLCanvasElement>('#stage canvas.layer-ink')!;
+        const ctx = c.getContext('2d')!;
+        return [ctx.getImageData(2, c.height / 2, 1, 1).data[3], ctx.getImageData(c.width / 2, c.height / 2, 1, 1).data[3]];
+      });
+      assert.ok(dim[0]! > 100 && dim[1] === 0, `dimmed outside the crop, clear inside: alpha ${dim}`);
+    } finally {
+      await browser.close();
+      await server?.stop();
+    }
+  },
+);

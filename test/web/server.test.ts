@@ -26,11 +26,14 @@ interface Reply {
 /** One raw request (the path is sent exactly as given, unnormalised). */
 function get(server: ExplorerServer, path: string, options: { method?: string; host?: string } = {}): Promise<Reply> {
   return new Promise((ok, bad) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: { host: options.host ?? `127.0.0.1:${server.port}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: { host: options.host ?? `127.0.0.1:${server.port}` } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', bad);
     req.end();
   });
@@ -73,7 +76,10 @@ test('the server sends the page, ONNX Runtime Web, the model and its classifier,
     assert.deepEqual(Array.from(head.std), [0.5, 0.5, 0.5, 0.5]);
 
     const list = JSON.parse((await get(server, '/api/images')).body.toString()) as ImageList;
-    assert.deepEqual(list.images.map((i) => i.path), ['more/green.png', 'scene.png']);
+    assert.deepEqual(
+      list.images.map((i) => i.path),
+      ['more/green.png', 'scene.png'],
+    );
     const img = await get(server, '/images/scene.png');
     assert.equal(img.status, 200);
     assert.equal(img.headers['content-type'], 'image/png');

@@ -40,8 +40,7 @@ function rgbOf(entry: { image: string }): Uint8Array {
 
 function normalise(rgb: Uint8Array, out: Float32Array, offset: number, mean: readonly number[], std: readonly number[]): void {
   const plane = rgb.length / 3;
-  for (let c = 0; c < 3; c++)
-    for (let i = 0; i < plane; i++) out[offset + c * plane + i] = (rgb[i * 3 + c]! / 255 - mean[c]!) / std[c]!;
+  for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) out[offset + c * plane + i] = (rgb[i * 3 + c]! / 255 - mean[c]!) / std[c]!;
 }
 
 /** The trainer's rule: objects at least half inside the disc, or filling a fifth of it. */
@@ -49,12 +48,9 @@ function circled(labels: Uint8Array, ann: ImageAnnotation, cx: number, cy: numbe
   const size = ann.size;
   const cover = new Array<number>(ann.objects.length + 1).fill(0);
   for (let y = Math.max(0, cy - r); y <= Math.min(size - 1, cy + r); y++)
-    for (let x = Math.max(0, cx - r); x <= Math.min(size - 1, cx + r); x++)
-      if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) cover[labels[y * size + x]!]!++;
+    for (let x = Math.max(0, cx - r); x <= Math.min(size - 1, cx + r); x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) cover[labels[y * size + x]!]!++;
   const disc = Math.PI * r * r;
-  return ann.objects
-    .map((o, k) => k)
-    .filter((k) => cover[k + 1]! > 0 && (cover[k + 1]! >= 0.5 * ann.objects[k]!.area || cover[k + 1]! >= 0.2 * disc));
+  return ann.objects.map((o, k) => k).filter((k) => cover[k + 1]! > 0 && (cover[k + 1]! >= 0.5 * ann.objects[k]!.area || cover[k + 1]! >= 0.2 * disc));
 }
 
 function auc(pos: number[], neg: number[]): number {
@@ -104,7 +100,12 @@ for (let i = 0; i < nImages; i++) {
       sims[m]!.push(s);
     });
 }
-const aucs = concepts.map((_, m) => auc(sims[m]!.filter((_, j) => truth[m]![j]), sims[m]!.filter((_, j) => !truth[m]![j])));
+const aucs = concepts.map((_, m) =>
+  auc(
+    sims[m]!.filter((_, j) => truth[m]![j]),
+    sims[m]!.filter((_, j) => !truth[m]![j]),
+  ),
+);
 const meanAuc = aucs.reduce((a, b) => a + b, 0) / aucs.length;
 const trained = cfg.proving_ground.metrics?.val?.mean_auc as number | undefined;
 console.log(`CLIP grid prompting on ${nImages} val images: mean concept AUC ${meanAuc.toFixed(4)} (trainer: ${trained?.toFixed(4)})`);
@@ -116,8 +117,10 @@ await clip.dispose();
 const clsDir = join(modelsDir, 'classifier');
 const backbone = JSON.parse(readFileSync(join(clsDir, 'backbone.json'), 'utf8'));
 const session = await ort.InferenceSession.create(join(clsDir, backbone.model), { intraOpNumThreads: 1 });
-check(session.inputNames.join() === 'pixels' && ['logits', 'features'].every((n) => session.outputNames.includes(n)),
-  `classifier I/O: ${session.inputNames} -> ${session.outputNames}`);
+check(
+  session.inputNames.join() === 'pixels' && ['logits', 'features'].every((n) => session.outputNames.includes(n)),
+  `classifier I/O: ${session.inputNames} -> ${session.outputNames}`,
+);
 const { mean, std } = backbone.preprocess;
 for (const split of ['test', 'shifted'] as const) {
   const entries = index[split];

@@ -93,8 +93,7 @@ function idealMaps(mask: Uint8Array): { coverage: Float32Array; centre: Float32A
 
 /** All / main-object / distractor-only scores of one kind of map. */
 class ScoreSet {
-  private static readonly upsample = (map: ArrayLike<number>, _g: readonly [number, number], s: number) =>
-    upsampleAtCentres(map, centres, centres, s, s);
+  private static readonly upsample = (map: ArrayLike<number>, _g: readonly [number, number], s: number) => upsampleAtCentres(map, centres, centres, s, s);
   private static readonly nodes = () => ({ y: centres, x: centres });
   readonly all = new LocalisationScore(ScoreSet.upsample, ScoreSet.nodes);
   readonly main = new LocalisationScore(ScoreSet.upsample, ScoreSet.nodes);
@@ -164,8 +163,14 @@ function alignToCentres(F: Float32Array, n: number): Float32Array {
         const a = nodeWeights[h]!;
         const b = nodeWeights[w]!;
         const o = ((i * G + h) * G + w) * D;
-        for (const [dy, wy] of [[0, 1 - a.w1], [1, a.w1]] as const) {
-          for (const [dx, wx] of [[0, 1 - b.w1], [1, b.w1]] as const) {
+        for (const [dy, wy] of [
+          [0, 1 - a.w1],
+          [1, a.w1],
+        ] as const) {
+          for (const [dx, wx] of [
+            [0, 1 - b.w1],
+            [1, b.w1],
+          ] as const) {
             const src = ((i * G + a.i0 + dy) * G + b.i0 + dx) * D;
             for (let d = 0; d < D; d++) out[o + d]! += wy * wx * F[src + d]!;
           }
@@ -178,7 +183,10 @@ function alignToCentres(F: Float32Array, n: number): Float32Array {
 
 const features = async (split: 'train' | 'test' | 'shifted') => {
   const entries = index[split];
-  const f = await extractFeatures(backbone, entries.map((e) => ({ path: join(world, e.image), label: e.classIndex })));
+  const f = await extractFeatures(
+    backbone,
+    entries.map((e) => ({ path: join(world, e.image), label: e.classIndex })),
+  );
   return values.aligned ? alignToCentres(f.F, entries.length) : f.F;
 };
 
@@ -218,7 +226,9 @@ for (let d = 0; d < P; d++) A[d * P + d]! += ridge * train.length;
 const W = solveSpd(A, Float64Array.from(cross), P, M); // P×M
 const Wt = Float32Array.from(transpose(Float32Array.from(W), P, M)); // M×P
 
-console.log(`world ${world}; classifier ${backboneConfig.model}; probe fitted on ${train.length} train images (ridge ${ridge}${values.aligned ? ', features read at the circle centres' : ''})\n`);
+console.log(
+  `world ${world}; classifier ${backboneConfig.model}; probe fitted on ${train.length} train images (ridge ${ridge}${values.aligned ? ', features read at the circle centres' : ''})\n`,
+);
 for (const split of ['test', 'shifted'] as const) {
   const entries = index[split];
   const { X: Xs } = withBias(await features(split), entries.length * G * G);
@@ -235,7 +245,9 @@ for (const split of ['test', 'shifted'] as const) {
     }
   });
   const s = scores.coverage;
-  console.log(`## ${split}: ${entries.length} images, ${s.all.pairs} (image, concept) pairs (${s.main.pairs} on the main object, ${s.distractor.pairs} on distractors only); chance ${s.all.chance.toFixed(3)}\n`);
+  console.log(
+    `## ${split}: ${entries.length} images, ${s.all.pairs} (image, concept) pairs (${s.main.pairs} on the main object, ${s.distractor.pairs} on distractors only); chance ${s.all.chance.toFixed(3)}\n`,
+  );
   console.log('| map | pointing | main-object concepts | distractor-only concepts | concept mIoU |');
   console.log('|---|---|---|---|---|');
   console.log(scores.coverage.row('ideal: circle coverage'));

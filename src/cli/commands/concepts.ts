@@ -29,7 +29,7 @@ export function conceptsCommand(): Command {
 
 function generateCommand(): Command {
   return new Command('generate')
-    .description('ask an OpenAI-compatible chat model LF-CBM\'s three prompts per class; writes the raw concepts per class and prompt as JSON')
+    .description("ask an OpenAI-compatible chat model LF-CBM's three prompts per class; writes the raw concepts per class and prompt as JSON")
     .requiredOption('--classes <file>', 'class names, one per line')
     .requiredOption('--out <file>', 'output JSON')
     .option('--base-url <url>', `API root of the chat-completions endpoint (env OPENAI_BASE_URL; default ${DEFAULT_BASE_URL})`)
@@ -46,12 +46,13 @@ function generateCommand(): Command {
     .option('--max-total-wait-ms <ms>', 'longest total of the waits of one request', positiveInt, 60_000)
     .option('--max-response-mb <n>', 'largest answer read, in MiB; a longer one fails the request', positiveFloat, DEFAULT_MAX_RESPONSE_BYTES / 2 ** 20)
     .option('--cache-dir <dir>', 'answer cache; a rerun asks only what is not cached (default <out folder>/chat-cache)')
-    .option('--prompts <file>', 'JSON object {name: template} replacing LF-CBM\'s prompts; templates use {class}')
+    .option('--prompts <file>', "JSON object {name: template} replacing LF-CBM's prompts; templates use {class}")
     .option('--keep-case', 'keep the case of the answers (default: lower-case)')
     .action(async (flags) => {
       const classes = readClassNames(flags.classes);
       const apiKey: string | undefined = flags.apiKey ?? process.env.OPENAI_API_KEY;
-      if (!apiKey) throw new Error('no API key: set OPENAI_API_KEY (or pass --api-key); for a local server that needs none, any value works, e.g. OPENAI_API_KEY=none');
+      if (!apiKey)
+        throw new Error('no API key: set OPENAI_API_KEY (or pass --api-key); for a local server that needs none, any value works, e.g. OPENAI_API_KEY=none');
       const model: string | undefined = flags.model ?? process.env.OPENAI_MODEL;
       if (!model) throw new Error('no model: pass --model or set OPENAI_MODEL');
       const client = new ChatClient({
@@ -89,27 +90,47 @@ function generateCommand(): Command {
       }
       writeJsonAtomic(flags.out, raw);
       for (const w of raw.warnings) process.stderr.write(`warning: ${w}\n`);
-      console.log(`${allConcepts(raw).length} distinct concepts for ${classes.length} classes (${raw.requests.fetched} answers asked, ${raw.requests.cached} from the cache); written to ${flags.out}`);
+      console.log(
+        `${allConcepts(raw).length} distinct concepts for ${classes.length} classes (${raw.requests.fetched} answers asked, ${raw.requests.cached} from the cache); written to ${flags.out}`,
+      );
     });
 }
 
 function filterCommand(): Command {
   const cmd = new Command('filter')
-    .description('LF-CBM\'s filters in order: length, similarity to class names, near-duplicates, absent from the training images; writes the list and a report of every decision')
+    .description(
+      "LF-CBM's filters in order: length, similarity to class names, near-duplicates, absent from the training images; writes the list and a report of every decision",
+    )
     .requiredOption('--concepts <file>', 'the output of "concepts generate", or a plain list, one concept per line')
     .requiredOption('--clip <folder|hub-id>', 'CLIP model: a local folder in the Hugging Face layout, or a hub id (online only)')
     .requiredOption('--out <file>', 'filtered concept list, one per line')
     .option('--classes <file>', 'class names, one per line (default: the classes recorded by "concepts generate")')
     .option('--report <file>', 'report of every decision, JSON (default <out>.report.json)')
-    .option('--data <[kind:]path>', 'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind); its training images drive the absent-from-data filter, skipped without it')
+    .option(
+      '--data <[kind:]path>',
+      'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind); its training images drive the absent-from-data filter, skipped without it',
+    )
     .option('--split-file <file>', 'split file, as for train; its train split is used')
-    .option('--val-fraction <f>', 'validation hold-out when there is no split file (as for train, so the same training images are used)', fraction, TRAINING_DEFAULTS.valFraction)
+    .option(
+      '--val-fraction <f>',
+      'validation hold-out when there is no split file (as for train, so the same training images are used)',
+      fraction,
+      TRAINING_DEFAULTS.valFraction,
+    )
     .option('--seed <n>', 'seed of the hold-out split (as for train)', seed, TRAINING_DEFAULTS.seed)
-    .option('--sentence-model <folder|hub-id>', 'sentence-embedding model for transformers.js (e.g. a local export of all-mpnet-base-v2); text similarity becomes (sentence + 3 × CLIP)/4')
+    .option(
+      '--sentence-model <folder|hub-id>',
+      'sentence-embedding model for transformers.js (e.g. a local export of all-mpnet-base-v2); text similarity becomes (sentence + 3 × CLIP)/4',
+    )
     .option('--max-length <n>', 'drop concepts longer than this many characters', positiveInt, FILTER_DEFAULTS.maxLength)
     .option('--class-similarity <x>', 'drop concepts at least this similar to a class name', finite, FILTER_DEFAULTS.classSimilarity)
     .option('--duplicate-similarity <x>', 'of two concepts at least this similar, drop one', finite, FILTER_DEFAULTS.duplicateSimilarity)
-    .option('--clip-cutoff <x>', 'drop concepts whose mean top-5 CLIP image similarity is not above this (LF-CBM: 0.26 CUB, 0.28 Places365 and ImageNet)', finite, FILTER_DEFAULTS.clipCutoff)
+    .option(
+      '--clip-cutoff <x>',
+      'drop concepts whose mean top-5 CLIP image similarity is not above this (LF-CBM: 0.26 CUB, 0.28 Places365 and ImageNet)',
+      finite,
+      FILTER_DEFAULTS.clipCutoff,
+    )
     .option('--batch-size <n>', 'images per CLIP run', positiveInt, 32)
     .option('--skip-bad', 'skip images that cannot be decoded instead of stopping')
     .option('--device <device>', 'execution provider: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu')

@@ -38,7 +38,12 @@ export function demoCommand(): Command {
     .option('--cutoff <x>', 'interpretability cutoff of the concept layer (SPEC: 0.45, tuned for real CLIP)', finite, DEMO_CUTOFF)
     .option('--lr <x>', 'concept layer Adam learning rate', finite, 1e-3)
     .option('--pictures <n>', 'test images explained in pictures', positiveInt, 4)
-    .option('--black-box <kind>', 'the committed black box to explain: narrow (trained on the class rule only) or broad (broad dense pretraining, frozen, linear class head)', oneOf(...BLACK_BOXES), DEFAULT_BLACK_BOX)
+    .option(
+      '--black-box <kind>',
+      'the committed black box to explain: narrow (trained on the class rule only) or broad (broad dense pretraining, frozen, linear class head)',
+      oneOf(...BLACK_BOXES),
+      DEFAULT_BLACK_BOX,
+    )
     .action(async (flags) => {
       const started = Date.now();
       const r = await runDemo({
@@ -56,11 +61,17 @@ export function demoCommand(): Command {
       console.log(`concepts kept by the interpretability cutoff: ${r.concepts.kept.length} of ${r.concepts.given} (${r.concepts.kept.join(', ')})`);
       console.log(`sparse final layer: ${r.nonZeros} non-zero weights, NEC ${r.nec.toFixed(2)}\n`);
       console.log(table(r.test, r.shifted));
-      console.log(`\nper-concept mIoU of C (test): ${Object.entries(r.test.conceptIoUC).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
+      console.log(
+        `\nper-concept mIoU of C (test): ${Object.entries(r.test.conceptIoUC)
+          .map(([c, v]) => `${c} ${v.toFixed(2)}`)
+          .join(', ')}`,
+      );
       console.log(`model: ${r.model}`);
       console.log(`explanation pictures: ${r.pictures}`);
       console.log(`time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
       const t = r.test;
-      console.log(`demo accuracy_blackbox=${t.accuracyBlackbox.toFixed(4)} accuracy_salf_sparse=${t.accuracySalfSparse.toFixed(4)} pointing_game=${t.pointingGameC.toFixed(4)} concept_miou=${t.conceptMIoUC.toFixed(4)}`);
+      console.log(
+        `demo accuracy_blackbox=${t.accuracyBlackbox.toFixed(4)} accuracy_salf_sparse=${t.accuracySalfSparse.toFixed(4)} pointing_game=${t.pointingGameC.toFixed(4)} concept_miou=${t.conceptMIoUC.toFixed(4)}`,
+      );
     });
 }

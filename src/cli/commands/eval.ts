@@ -16,7 +16,10 @@ import { addPresetOption } from '../preset-option.js';
 /** A comma-separated list of words from `allowed`. */
 function listOf<T extends string>(allowed: readonly T[]): (value: string) => T[] {
   return (value) => {
-    const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     const bad = items.filter((s) => !allowed.includes(s as T));
     if (items.length === 0 || bad.length > 0) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}`);
     return items as T[];
@@ -29,7 +32,10 @@ function classificationCommand(): Command {
   return cmd
     .description('top-1 accuracy of the backbone head, standard sparse, LF-CBM and SALF-CBM (sparse, dense), and accuracy against NEC')
     .requiredOption('--model <dir>', 'trained SALF-CBM directory (its backbone, grid and concepts are used)')
-    .requiredOption('--data <[kind:]path>', 'the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind), with the model\'s classes; official layouts evaluate their official test (val for ImageNet and Places365) as --split test')
+    .requiredOption(
+      '--data <[kind:]path>',
+      "the data (cub, cifar10, cifar100, imagenet, places365 or folder; detected from the folder without a kind), with the model's classes; official layouts evaluate their official test (val for ImageNet and Places365) as --split test",
+    )
     .option('--split-file <file>', 'split file with train, val and the evaluated split')
     .option('--val-fraction <f>', 'without a split file: validation hold-out per class', fraction, 0.1)
     .option('--test-fraction <f>', 'without a split file: test hold-out per class', fraction)
@@ -92,7 +98,12 @@ function segmentationCommand(): Command {
     .option('--pg-mask <mode>', 'proving-ground foreground: main (the class object) or objects (all)', oneOf('main', 'objects'), 'main')
     .option('--methods <list>', `methods to run (${SEG_METHODS.join(',')})`, listOf(SEG_METHODS))
     .option('--limit <n>', 'evaluate only the first n images', positiveInt)
-    .option('--salf-map <mode>', "SALF-CBM's class map: concept (the class's concept), contribution (Σ W_F·ĉ) or auto", oneOf('auto', 'concept', 'contribution'), 'auto')
+    .option(
+      '--salf-map <mode>',
+      "SALF-CBM's class map: concept (the class's concept), contribution (Σ W_F·ĉ) or auto",
+      oneOf('auto', 'concept', 'contribution'),
+      'auto',
+    )
     .option('--class-concept <template>', 'the concept naming a class, {class} replaced (default: "an image of a {class}", "a photo of a {class}", "{class}")')
     .option('--class-concepts <file>', "the concept of every class, one per line in the model's class order (instead of a template)")
     .option('--logits-tensor <name>', "the backbone's classifier output (default: the model's backbone config)")
@@ -105,7 +116,8 @@ function segmentationCommand(): Command {
     .option('--cache-dir <dir>', 'per-image results (default <out>/cache); a rerun resumes from it')
     .option('--device <device>', 'execution provider: cpu or cuda', oneOf('cpu', 'cuda'), 'cpu')
     .action(async (flags) => {
-      if (!flags.imagenetSeg === !flags.provingGround) throw new Error('give exactly one data set: --imagenet-seg <gtsegs_ijcv.mat> or --proving-ground <world>');
+      if (!flags.imagenetSeg === !flags.provingGround)
+        throw new Error('give exactly one data set: --imagenet-seg <gtsegs_ijcv.mat> or --proving-ground <world>');
       const out = resolve(flags.out);
       const dataset: SegDataset = flags.imagenetSeg
         ? await imageNetSegDataset(flags.imagenetSeg)

@@ -28,7 +28,7 @@ export function explainRegionCommand(): Command {
     .option('--radius <px>', 'disk radius of point regions given without one (default: 1/16 of the shorter side)', positiveFloat)
     .option('--coords <frame>', 'region coordinates in the original image pixels, or in the model input pixels', oneOf('image', 'input'), 'image')
     .option('--top <k>', 'concepts listed per region', positiveInt, 5)
-    .option('--out <dir>', 'write regions.json and a picture per region (outline and the top concepts\' heatmaps)')
+    .option('--out <dir>', "write regions.json and a picture per region (outline and the top concepts' heatmaps)")
     .option('--view-size <px>', 'longer side of the pictures', positiveInt, 320)
     .option('--json', 'print JSON instead of text')
     .action(async (image: string, flags) => {

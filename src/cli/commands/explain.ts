@@ -8,7 +8,12 @@ import { positiveInt } from '../options.js';
 import { addModelOptions, collect, modelEngine, openModel, pct } from './explain-shared.js';
 
 function summary(r: ImageExplanation): string {
-  const lines = [`${r.image}: ${r.probabilities.slice(0, 3).map((c) => `${c.class} ${pct(c.probability)}`).join(', ')}`];
+  const lines = [
+    `${r.image}: ${r.probabilities
+      .slice(0, 3)
+      .map((c) => `${c.class} ${pct(c.probability)}`)
+      .join(', ')}`,
+  ];
   for (const e of r.explanations) {
     lines.push(`  why "${e.class}" (logit ${e.logit.toFixed(3)} = bias ${e.bias.toFixed(3)} + contributions):`);
     for (const c of e.contributions) lines.push(`    ${signed(c.contribution, 3).padStart(8)}  ${c.label}`);

@@ -23,12 +23,18 @@ export function exportCommand(): Command {
       const res = await exportSalfCbm(model, flags.out);
       for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
       console.log(`wrote ${res.onnxPath} (${(res.bytes / 2 ** 20).toFixed(1)} MiB, opset ${res.info.opset}) and ${res.sidecarPath}`);
-      console.log(`  input ${res.info.input.name} [${res.info.input.shape.join(', ')}]; outputs ${Object.entries(res.info.outputs).map(([k, v]) => `${k} [${v.join(', ')}]`).join(', ')}`);
+      console.log(
+        `  input ${res.info.input.name} [${res.info.input.shape.join(', ')}]; outputs ${Object.entries(res.info.outputs)
+          .map(([k, v]) => `${k} [${v.join(', ')}]`)
+          .join(', ')}`,
+      );
       if (flags.check) {
         await using exported = await ExportedSalfCbm.load(res.onnxPath, engine);
         const d = await compareForward(conceptModelFromSalf(model, engine), exported);
         const worst = Math.max(d.logits, d.conceptMaps, d.activations, d.standardised);
-        console.log(`  check on random inputs: largest difference from the library's forward pass ${worst.toExponential(2)} (logits ${d.logits.toExponential(2)})`);
+        console.log(
+          `  check on random inputs: largest difference from the library's forward pass ${worst.toExponential(2)} (logits ${d.logits.toExponential(2)})`,
+        );
         if (!(worst <= TOLERANCE)) throw new Error(`${res.onnxPath}: the export differs from the library's forward pass by ${worst} (more than ${TOLERANCE})`);
       }
     });

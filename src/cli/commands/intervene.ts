@@ -14,7 +14,7 @@ import { addModelOptions, collect, modelEngine, openModel, parseEdit, pct, warn 
 
 export function interveneCommand(): Command {
   const cmd = new Command('intervene')
-    .description('local intervention: add β to a concept\'s map inside a region (once), then pool, standardise and classify again')
+    .description("local intervention: add β to a concept's map inside a region (once), then pool, standardise and classify again")
     .argument('<image>', 'image file');
   addModelOptions(cmd);
   return cmd
@@ -72,12 +72,15 @@ export function interveneCommand(): Command {
       console.log(`${image}: ${b.class} (${pct(b.probability)}) → ${a.class} (${pct(a.probability)})`);
       for (const e of result.edits) console.log(`  edit: ${e.concept} += ${e.beta} in ${e.region}`);
       for (const c of result.concepts) {
-        console.log(`  ${c.concept}: activation ${c.activationBefore.toFixed(4)} → ${c.activationAfter.toFixed(4)}, ĉ ${c.standardisedBefore.toFixed(4)} → ${c.standardisedAfter.toFixed(4)}`);
+        console.log(
+          `  ${c.concept}: activation ${c.activationBefore.toFixed(4)} → ${c.activationAfter.toFixed(4)}, ĉ ${c.standardisedBefore.toFixed(4)} → ${c.standardisedAfter.toFixed(4)}`,
+        );
       }
       console.log('  logits:');
       for (const l of result.logits) console.log(`    ${l.class}: ${l.before.toFixed(4)} → ${l.after.toFixed(4)} (${signed(l.delta, 4)})`);
       if (result.contributions.length) console.log('  contributions that changed:');
-      for (const c of result.contributions) console.log(`    ${c.class} ← ${c.concept}: ${c.before.toFixed(4)} → ${c.after.toFixed(4)} (${signed(c.delta, 4)})`);
+      for (const c of result.contributions)
+        console.log(`    ${c.class} ← ${c.concept}: ${c.before.toFixed(4)} → ${c.after.toFixed(4)} (${signed(c.delta, 4)})`);
       if (files.length) console.log(`wrote ${files.length} files under ${flags.out}`);
     });
 }

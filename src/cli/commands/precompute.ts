@@ -15,14 +15,27 @@ export function precomputeCommand(): Command {
     .requiredOption('--cache-dir <dir>', 'the shared cache folder (train with the same --cache-dir)');
   addDataOptions(cmd);
   return addStageOption(cmd, 'what to compute')
-    .option('--shard <i/N>', 'this worker is i of N (from 0); default: SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT or MIN/MAX, or JOB_COMPLETION_INDEX, else 0/1')
+    .option(
+      '--shard <i/N>',
+      'this worker is i of N (from 0); default: SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT or MIN/MAX, or JOB_COMPLETION_INDEX, else 0/1',
+    )
     .option('--shard-count <N>', 'the number of workers with JOB_COMPLETION_INDEX (or set SALF_CBM_SHARD_COUNT)', positiveInt)
-    .addHelpText('after', '\nEvery worker of a job must be given the same options; the first one records them in <cache-dir>/jobs/<stage>.json and later ones are checked against it.\n`salf-cbm status` (same options) lists missing shards with the commands that redo them.')
+    .addHelpText(
+      'after',
+      '\nEvery worker of a job must be given the same options; the first one records them in <cache-dir>/jobs/<stage>.json and later ones are checked against it.\n`salf-cbm status` (same options) lists missing shards with the commands that redo them.',
+    )
     .action(async (flags) => {
       const worker = resolveWorkerShard({ shard: flags.shard, shardCount: flags.shardCount });
       const command = argsWithout(commandArgs('precompute'), WORKER_OPTIONS);
-      const report = await precomputeWorker({ ...precomputeInputsFrom(flags, flags.cacheDir), progress: progressBars() }, stagesOf(flags.stage), worker, command);
+      const report = await precomputeWorker(
+        { ...precomputeInputsFrom(flags, flags.cacheDir), progress: progressBars() },
+        stagesOf(flags.stage),
+        worker,
+        command,
+      );
       const left = report.redo.length;
-      console.log(`worker ${worker.index}/${worker.count} (${worker.source}): done; ${left === 0 ? 'every shard of the job is stored' : `${left} worker command(s) still have shards to do (\`salf-cbm status\` lists them)`}`);
+      console.log(
+        `worker ${worker.index}/${worker.count} (${worker.source}): done; ${left === 0 ? 'every shard of the job is stored' : `${left} worker command(s) still have shards to do (\`salf-cbm status\` lists them)`}`,
+      );
     });
 }

@@ -19,7 +19,9 @@ export function predictCommand(): Command {
       const out = await model.forwardImages(images, { skipBad: flags.skipBad });
       const results = out.paths.map((path, i) => {
         const p = model.probabilities(out, i);
-        const order = Array.from(p.keys()).sort((a, b) => p[b]! - p[a]!).slice(0, flags.top);
+        const order = Array.from(p.keys())
+          .sort((a, b) => p[b]! - p[a]!)
+          .slice(0, flags.top);
         return { path, prediction: model.classes[order[0]!]!, top: order.map((c) => ({ class: model.classes[c]!, probability: p[c]! })) };
       });
       if (flags.json) {

@@ -46,7 +46,9 @@ export function rulesCommand(): Command {
         return;
       }
       for (const r of rules) {
-        console.log(`${r.class}: logit = ${r.bias.toFixed(4)}${r.terms.map((t) => ` ${t.weight < 0 ? '−' : '+'} ${Math.abs(t.weight).toFixed(4)}·ĉ[${t.concept}]`).join('')}${r.terms.length < r.nonZeros ? ` + … (${r.nonZeros - r.terms.length} more)` : ''}`);
+        console.log(
+          `${r.class}: logit = ${r.bias.toFixed(4)}${r.terms.map((t) => ` ${t.weight < 0 ? '−' : '+'} ${Math.abs(t.weight).toFixed(4)}·ĉ[${t.concept}]`).join('')}${r.terms.length < r.nonZeros ? ` + … (${r.nonZeros - r.terms.length} more)` : ''}`,
+        );
       }
       if (files.length) console.log(`wrote ${files.length} files under ${flags.out}`);
     });

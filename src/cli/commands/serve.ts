@@ -31,7 +31,9 @@ export function serveCommand(): Command {
         maxImageBytes: Math.floor(flags.maxImageMb * 2 ** 20),
       });
       const { info } = model;
-      console.log(`model ${model.name}: ${info.concepts.length} concepts, ${info.classes.length} classes, grid ${info.grid.join('×')}, input ${info.preprocess.resize.size} px`);
+      console.log(
+        `model ${model.name}: ${info.concepts.length} concepts, ${info.classes.length} classes, grid ${info.grid.join('×')}, input ${info.preprocess.resize.size} px`,
+      );
       if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host)) console.log(`warning: listening on ${flags.host}, not only on this machine`);
       console.log(`SALF-CBM explorer: ${server.url}`);
       console.log('press Ctrl+C to stop');

@@ -9,7 +9,7 @@ export function statusCommand(): Command {
     .requiredOption('--cache-dir <dir>', 'the cache folder');
   addDataOptions(cmd);
   return addStageOption(cmd, 'which stores')
-    .option('--verify', 'check every stored shard\'s checksum; corrupt shards are removed (and listed as missing)')
+    .option('--verify', "check every stored shard's checksum; corrupt shards are removed (and listed as missing)")
     .action(async (flags) => {
       const stores = await openStores(precomputeInputsFrom(flags, flags.cacheDir), stagesOf(flags.stage));
       if (flags.verify) {

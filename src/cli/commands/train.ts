@@ -22,7 +22,10 @@ function memoryBudget(value: string): number {
 export function trainCommand(): Command {
   const cmd = new Command('train')
     .description('train a SALF-CBM: prompted CLIP similarities, concept layer, sparse final layer')
-    .requiredOption('--concepts <file>', 'concept list, one concept per line, or lfcbm:<set> for a published LF-CBM set (cub, places365, imagenet, cifar10, cifar100; downloaded once and cached)')
+    .requiredOption(
+      '--concepts <file>',
+      'concept list, one concept per line, or lfcbm:<set> for a published LF-CBM set (cub, places365, imagenet, cifar10, cifar100; downloaded once and cached)',
+    )
     .requiredOption('--out <dir>', 'where the trained model is written');
   addDataOptions(cmd);
   addPresetOption(cmd, 'train');
@@ -34,12 +37,21 @@ export function trainCommand(): Command {
     .option('--steps <n>', 'concept layer: most steps', positiveInt, TRAINING_DEFAULTS.maxSteps)
     .option('--step-samples <n>', 'concept layer: images per step', positiveInt, TRAINING_DEFAULTS.stepSamples)
     .option('--val-every <n>', 'concept layer: validate every n steps (stop when validation loss rises)', positiveInt, TRAINING_DEFAULTS.valEvery)
-    .option('--cutoff <x>', 'interpretability cutoff: concepts whose validation similarity is not above it are dropped (−1 keeps all)', finite, TRAINING_DEFAULTS.cutoff)
+    .option(
+      '--cutoff <x>',
+      'interpretability cutoff: concepts whose validation similarity is not above it are dropped (−1 keeps all)',
+      finite,
+      TRAINING_DEFAULTS.cutoff,
+    )
     .option('--final <mode>', 'final layer: sparse (GLM-SAGA elastic net) or dense', oneOf('sparse', 'dense'), TRAINING_DEFAULTS.finalMode)
     .option('--lam <x>', 'sparsity λ of the final layer (LF-CBM: 7e-4 CIFAR, 2e-4 CUB, 1e-4 ImageNet)', nonNegative, TRAINING_DEFAULTS.lam)
     .option('--target-nec <n>', 'run a regularisation path and keep the point with at most this many weights per class', positiveInt)
     .option('--epochs <n>', 'final layer: most epochs per λ', positiveInt, TRAINING_DEFAULTS.epochsPerLambda)
-    .option('--memory-budget <size>', 'peak memory to stay under, e.g. 8GiB or 16GB: every stage reads the stores in chunks sized by it (default 4 GiB, or half the RAM when less)', memoryBudget)
+    .option(
+      '--memory-budget <size>',
+      'peak memory to stay under, e.g. 8GiB or 16GB: every stage reads the stores in chunks sized by it (default 4 GiB, or half the RAM when less)',
+      memoryBudget,
+    )
     .action(async (flags) => {
       const concepts = await resolveConceptsSource(flags.concepts, readConceptList);
       const { metrics } = await trainSalfCbm({
@@ -56,8 +68,10 @@ export function trainCommand(): Command {
       });
       const f = metrics.finalLayer;
       console.log(`concepts: ${metrics.concepts.kept} kept of ${metrics.concepts.given}`);
-      console.log(`final layer (${f.mode}): ${f.nnz} non-zero weights, NEC ${f.nec.toFixed(2)}, train accuracy ${(100 * f.trainAccuracy).toFixed(2)}%` +
-        (f.valAccuracy !== undefined ? `, validation accuracy ${(100 * f.valAccuracy).toFixed(2)}%` : ''));
+      console.log(
+        `final layer (${f.mode}): ${f.nnz} non-zero weights, NEC ${f.nec.toFixed(2)}, train accuracy ${(100 * f.trainAccuracy).toFixed(2)}%` +
+          (f.valAccuracy !== undefined ? `, validation accuracy ${(100 * f.valAccuracy).toFixed(2)}%` : ''),
+      );
       console.log(`model written to ${flags.out}`);
     });
 }

@@ -35,11 +35,24 @@ export function videoCommand(): Command {
       for (const s of res.skipped) process.stderr.write(`skipped frame ${s.frame}: ${s.reason}\n`);
       if (res.skipped.length > 0) process.stderr.write(`${res.skipped.length} of ${res.skipped.length + res.frames.length} frames skipped\n`);
       if (flags.json) {
-        console.log(JSON.stringify({ frames: res.frames.map(({ concepts, ...f }) => ({ ...f, concepts: concepts.map(({ map: _map, ...c }) => c) })), skipped: res.skipped, ranges: res.ranges, files: res.files }, null, 2));
+        console.log(
+          JSON.stringify(
+            {
+              frames: res.frames.map(({ concepts, ...f }) => ({ ...f, concepts: concepts.map(({ map: _map, ...c }) => c) })),
+              skipped: res.skipped,
+              ranges: res.ranges,
+              files: res.files,
+            },
+            null,
+            2,
+          ),
+        );
         return;
       }
       for (const f of res.frames) {
-        console.log(`frame ${f.frame}\t${f.prediction.class} ${pct(f.prediction.probability)}\t${f.concepts.map((c) => `${c.concept} ${short(c.activation)} (peak at row ${c.peakCell[0]}, col ${c.peakCell[1]})`).join('\t')}`);
+        console.log(
+          `frame ${f.frame}\t${f.prediction.class} ${pct(f.prediction.probability)}\t${f.concepts.map((c) => `${c.concept} ${short(c.activation)} (peak at row ${c.peakCell[0]}, col ${c.peakCell[1]})`).join('\t')}`,
+        );
       }
       console.log(`wrote ${res.files.length} files under ${flags.out}`);
     });

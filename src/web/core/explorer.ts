@@ -110,9 +110,11 @@ export class ImageExplorer {
   /** Adds an intervention and re-classifies. */
   addEdit(edit: Edit): void {
     const M = this.model.concepts.length;
-    if (!(Number.isInteger(edit.concept) && edit.concept >= 0 && edit.concept < M)) throw new Error(`intervention: concept index ${edit.concept} is out of range`);
+    if (!(Number.isInteger(edit.concept) && edit.concept >= 0 && edit.concept < M))
+      throw new Error(`intervention: concept index ${edit.concept} is out of range`);
     if (!Number.isFinite(edit.beta)) throw new Error(`intervention: β must be a finite number (got ${edit.beta})`);
-    if (edit.region.size !== this.geometry.size) throw new Error(`intervention: the region is for a ${edit.region.size}-pixel input, the model's is ${this.geometry.size}`);
+    if (edit.region.size !== this.geometry.size)
+      throw new Error(`intervention: the region is for a ${edit.region.size}-pixel input, the model's is ${this.geometry.size}`);
     this.edits.push(edit);
     this.recompute();
   }

@@ -64,7 +64,8 @@ export function explorerModel(manifest: ExplorerManifest, headBytes: ArrayBuffer
     throw new Error('the model description lists no concepts or no classes');
   }
   const [gh, gw] = info.grid ?? [];
-  if (!(Number.isInteger(gh) && Number.isInteger(gw) && gh! > 0 && gw! > 0)) throw new Error(`the model description has an invalid grid ${JSON.stringify(info.grid)}`);
+  if (!(Number.isInteger(gh) && Number.isInteger(gw) && gh! > 0 && gw! > 0))
+    throw new Error(`the model description has an invalid grid ${JSON.stringify(info.grid)}`);
   if (!POOLING_NAMES.includes(info.pooling)) throw new Error(`the model description has an unknown pooling ${JSON.stringify(info.pooling)}`);
   const size = info.preprocess?.resize?.size;
   if (!(Number.isInteger(size) && size > 0)) throw new Error('the model description has no input size');
