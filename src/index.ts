@@ -21,6 +21,7 @@ export { Engine, type Device, type EngineOptions } from './engine/session.js';
 export { listTensors } from './engine/surgery.js';
 export { Backbone, type BackboneConfig } from './models/backbone.js';
 export { ClipModel, type ClipLoadOptions } from './models/clip.js';
+export { SentenceEncoder } from './models/sentence-encoder.js';
 export type { ImageEncoder, TextEncoder } from './models/encoders.js';
 
 // The model: train, save, load, export.

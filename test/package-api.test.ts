@@ -12,6 +12,7 @@ const CURATED = [
   'listTensors',
   'Backbone',
   'ClipModel',
+  'SentenceEncoder',
   // the model
   'SalfCbm',
   'loadConceptModel',
@@ -95,7 +96,6 @@ const INTERNAL = [
   'conceptSimilarities',
   'gridCentres',
   'drawCircle',
-  'SentenceEncoder',
   'conceptReportFromCutoff',
   'ImageNetSegFile',
   'trainWithCutoff',
