@@ -13,7 +13,11 @@
  * Outputs (`--out`, default `<dir>/eval`), one folder per black box: classification.{json,md},
  * segmentation.{json,md}, segmentation-figure.png, and a cache from which an interrupted run resumes.
  *
- * One summary line per black box, the default black box's last: `eval acc_standard_sparse=<a>
+ * The segmentation scores SALF-CBM, its CLIP teacher's class map P (the red-circle map of the
+ * predicted class's concept, which SALF-CBM's class map is trained to imitate), CAM and Score-CAM.
+ *
+ * Then one teacher line per black box, `[<box>] teacher pixel_acc_p=<a> miou_p=<b> map_p=<c>`, and
+ * one summary line per black box, the default black box's last: `eval acc_standard_sparse=<a>
  * acc_lfcbm=<b> acc_salf_sparse=<c> miou_salf=<d> miou_cam=<e> miou_scorecam=<f>` (fractions in
  * [0, 1]), the others prefixed with `[<box>] `.
  *
@@ -27,7 +31,7 @@ import { progressBars } from '../src/cli/progress-bars.js';
 import type { Progress } from '../src/progress.js';
 import { Engine, type Device } from '../src/engine/session.js';
 import { evaluateClassification } from '../src/eval/classification.js';
-import { classificationMarkdown, provingSummaryLine, segmentationMarkdown, writeReport } from '../src/eval/report.js';
+import { classificationMarkdown, provingSummaryLine, segmentationMarkdown, teacherSummaryLine, writeReport } from '../src/eval/report.js';
 import { provingGroundSegDataset } from '../src/proving-ground/seg-dataset.js';
 import { evaluateSegmentation } from '../src/eval/segmentation.js';
 import type { BackboneConfig } from '../src/models/backbone.js';
@@ -35,11 +39,11 @@ import { generateWorld, readWorld } from '../src/proving-ground/index.js';
 import { BLACK_BOXES, BLACK_BOX_FOLDERS, DEFAULT_BLACK_BOX, DEMO_COUNTS, DEMO_CUTOFF, provingGroundAssets, type BlackBox } from '../src/proving-ground/demo.js';
 import { trainSalfCbm } from '../src/training/train-salf-cbm.js';
 
-/** Trains (when missing) and evaluates a SALF-CBM on one black box; returns its summary line. */
+/** Trains (when missing) and evaluates a SALF-CBM on one black box; returns its teacher and summary lines. */
 async function evaluateBlackBox(
   box: BlackBox,
   ctx: { dir: string; worldDir: string; modelsDir: string; out: string; limit?: number; device: Device; engine: Engine; progress: Progress },
-): Promise<string> {
+): Promise<{ teacher: string; summary: string }> {
   const { dir, worldDir, modelsDir, limit, device, engine, progress } = ctx;
   const backboneJson = join(modelsDir, BLACK_BOX_FOLDERS[box], 'backbone.json');
   const clipDir = join(modelsDir, 'clip');
@@ -95,6 +99,7 @@ async function evaluateBlackBox(
     model: salfDir,
     dataset,
     limit,
+    methods: ['salf', 'teacher', 'cam', 'scorecam'],
     cacheDir,
     figure: { path: join(out, 'segmentation-figure.png'), count: 4 },
     engine,
@@ -104,7 +109,7 @@ async function evaluateBlackBox(
   writeReport(out, 'segmentation', seg, segMd);
 
   process.stdout.write(`## ${box} black box\n\n${clsMd}\n${segMd}\nreports: ${out}\n\n`);
-  return provingSummaryLine(cls, seg);
+  return { teacher: teacherSummaryLine(seg)!, summary: provingSummaryLine(cls, seg) };
 }
 
 async function main(): Promise<void> {
@@ -141,12 +146,14 @@ async function main(): Promise<void> {
     progress.stop();
   }
   const engine = new Engine({ device });
+  const teacherLines: string[] = [];
   const lines: string[] = [];
   for (const box of boxes) {
-    const line = await evaluateBlackBox(box, { dir, worldDir, modelsDir, out, limit, device, engine, progress });
-    lines.push(box === DEFAULT_BLACK_BOX ? line : `[${box}] ${line}`);
+    const { teacher, summary } = await evaluateBlackBox(box, { dir, worldDir, modelsDir, out, limit, device, engine, progress });
+    teacherLines.push(`[${box}] ${teacher}`);
+    lines.push(box === DEFAULT_BLACK_BOX ? summary : `[${box}] ${summary}`);
   }
-  console.log(lines.join('\n'));
+  console.log([...teacherLines, ...lines].join('\n'));
 }
 
 main().catch((err: unknown) => {

@@ -75,6 +75,15 @@ export function writeReport(dir: string, name: string, result: unknown, markdown
 }
 
 /**
+ * The CLIP teacher's segmentation figures, when the evaluation ran the `teacher` method:
+ * `teacher pixel_acc_p=<a> miou_p=<b> map_p=<c>` (fractions in [0, 1]), or undefined.
+ */
+export function teacherSummaryLine(seg: SegmentationResult): string | undefined {
+  const t = seg.methods.find((x) => x.method === 'teacher');
+  return t && `teacher pixel_acc_p=${t.pixelAccuracy.toFixed(4)} miou_p=${t.mIoU.toFixed(4)} map_p=${t.mAP.toFixed(4)}`;
+}
+
+/**
  * The proving run's last line:
  * `eval acc_standard_sparse=<a> acc_lfcbm=<b> acc_salf_sparse=<c> miou_salf=<d> miou_cam=<e> miou_scorecam=<f>`
  * (fractions in [0, 1], 4 decimals; `na` for a method that did not run).

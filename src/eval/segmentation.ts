@@ -11,6 +11,9 @@
  * - `cam`: Grad-CAM = ReLU(CAM) of the backbone's predicted class (cam.ts; no gradients needed
  *   for a global-average-pool + linear head).
  * - `scorecam`: Score-CAM of the backbone's predicted class (score-cam.ts; forward passes only).
+ * - `teacher`: the CLIP teacher's red-circle map P of the concept naming SALF-CBM's predicted
+ *   class (teacher-map.ts), upsampled as SALF-CBM's map: the map SALF-CBM's class map is trained
+ *   to imitate. Not run by default (G_h·G_w CLIP passes per image).
  *
  * Images are stretched to the backbone's S×S input (bilinear, PIL-exact, as torchvision's
  * `Resize((S, S))`), masks resized with nearest neighbour; maps are upsampled bilinearly to S×S
@@ -27,15 +30,23 @@ import { writeHeatmapFigure, type FigureRow } from './figure.js';
 import { backboneHead, loadNativeBackbone, scoreCamModel } from './native-backbone.js';
 import { resizeFeatureGrid, resizeMaskNearest, upsampleMaps } from './resample.js';
 import { scoreCam, type ScoreCamModel } from './score-cam.js';
+import { TeacherClassMaps } from './teacher-map.js';
 import type { SegDataset, SegExample } from './seg-datasets.js';
 import { arraysIdentity, fileIdentity } from '../store/fingerprint.js';
 import { ShardCache } from './shard-cache.js';
 import { segmentationImageStats, summariseSegmentation, type SegImageStats, type SegSummary } from './segmentation-metrics.js';
 
 /** The heatmap methods. */
-export type SegMethod = 'salf' | 'cam' | 'scorecam';
-export const SEG_METHODS: readonly SegMethod[] = ['salf', 'cam', 'scorecam'];
-export const SEG_METHOD_LABELS: Record<SegMethod, string> = { salf: 'SALF-CBM', cam: 'Grad-CAM (= CAM)', scorecam: 'Score-CAM' };
+export type SegMethod = 'salf' | 'teacher' | 'cam' | 'scorecam';
+export const SEG_METHODS: readonly SegMethod[] = ['salf', 'teacher', 'cam', 'scorecam'];
+/** The methods run when none are named. */
+export const DEFAULT_SEG_METHODS: readonly SegMethod[] = ['salf', 'cam', 'scorecam'];
+export const SEG_METHOD_LABELS: Record<SegMethod, string> = {
+  salf: 'SALF-CBM',
+  teacher: 'P (CLIP teacher)',
+  cam: 'Grad-CAM (= CAM)',
+  scorecam: 'Score-CAM',
+};
 
 /** How SALF-CBM's class heatmap is formed (see the module comment). */
 export type SalfMapMode = 'auto' | 'concept' | 'contribution';
@@ -45,7 +56,7 @@ export interface SegmentationEvalOptions {
   /** A trained SALF-CBM (directory or loaded). Its backbone serves every method. */
   model: string | SalfCbm;
   dataset: SegDataset;
-  /** Methods, in report order; all three by default. */
+  /** Methods, in report order; salf, cam and scorecam by default. */
   methods?: readonly SegMethod[];
   /** Evaluate only the first `limit` images. */
   limit?: number;
@@ -54,6 +65,8 @@ export interface SegmentationEvalOptions {
   classConcept?: string;
   /** Or the concept of every class explicitly, in class order (e.g. for classes named by ImageNet synset ids). */
   classConcepts?: readonly string[];
+  /** The teacher's CLIP model (folder or hub id), instead of the one recorded in the SALF-CBM's config. */
+  clip?: string;
   /** The backbone's logits tensor, overriding the model's backbone config. */
   logitsTensor?: string;
   /** CAM head weights (safetensors: weight [L,D], bias [L]) instead of reading them from the ONNX graph. */
@@ -148,6 +161,7 @@ interface Context {
   methods: readonly SegMethod[];
   salfMode?: 'concept' | 'contribution';
   classConcept: number[];
+  teacher?: TeacherClassMaps;
   head?: LinearHead;
   scoreModel?: ScoreCamModel;
   camRelu: boolean;
@@ -176,15 +190,18 @@ async function processBatch(ctx: Context, examples: SegExample[], keepMaps: bool
   const records: ImageRecord[] = examples.map((ex) => ({ id: ex.id, pred: {}, stats: {} }));
   const maps: Partial<Record<SegMethod, Float32Array[]>> = {};
 
-  if (ctx.methods.includes('salf')) {
+  if (ctx.methods.includes('salf') || ctx.methods.includes('teacher')) {
     const { grid, M, L } = salf.shape;
     const G = grid[0] * grid[1];
     const gridF = await resizeFeatureGrid(engine, out.features, n, native, grid, D);
     const res = await salf.forwardFeatures(gridF, n);
     const low = new Float32Array(n * G);
+    const teacherLow = new Float32Array(ctx.teacher ? n * G : 0);
     for (let i = 0; i < n; i++) {
       const l = argmax(res.logits, i, L);
       records[i]!.pred.salf = l;
+      if (ctx.teacher) teacherLow.set(await ctx.teacher.map(examples[i]!.image, l), i * G);
+      if (!ctx.salfMode) continue;
       const C = res.conceptMaps.subarray(i * M * G, (i + 1) * M * G);
       if (ctx.salfMode === 'concept') {
         low.set(C.subarray(ctx.classConcept[l]! * G, (ctx.classConcept[l]! + 1) * G), i * G);
@@ -199,8 +216,9 @@ async function processBatch(ctx: Context, examples: SegExample[], keepMaps: bool
         }
       }
     }
-    const up = await upsampleMaps(engine, low, n, [grid[0], grid[1]], [S, S]);
-    maps.salf = examples.map((_, i) => up.subarray(i * S * S, (i + 1) * S * S));
+    const perImage = (up: Float32Array) => examples.map((_, i) => up.subarray(i * S * S, (i + 1) * S * S));
+    if (ctx.methods.includes('salf')) maps.salf = perImage(await upsampleMaps(engine, low, n, [grid[0], grid[1]], [S, S]));
+    if (ctx.teacher) maps.teacher = perImage(await upsampleMaps(engine, teacherLow, n, [grid[0], grid[1]], [S, S]));
   }
 
   if (ctx.methods.includes('cam') || ctx.methods.includes('scorecam')) {
@@ -248,12 +266,13 @@ async function processBatch(ctx: Context, examples: SegExample[], keepMaps: bool
 /** Runs the zero-shot segmentation evaluation (see the module comment). */
 export async function evaluateSegmentation(options: SegmentationEvalOptions): Promise<SegmentationResult> {
   const progress = options.progress ?? silentProgress;
-  const methods = options.methods ?? SEG_METHODS;
+  const methods = options.methods ?? DEFAULT_SEG_METHODS;
   if (methods.length === 0) throw new Error('segmentation: no methods to evaluate');
   for (const m of methods) if (!SEG_METHODS.includes(m)) throw new Error(`segmentation: unknown method '${String(m)}' (${SEG_METHODS.join(', ')})`);
   const engine = options.engine ?? new Engine({ device: options.device });
   const salf = typeof options.model === 'string' ? SalfCbm.load(options.model, engine) : options.model;
   let head: LinearHead | undefined;
+  let teacher: TeacherClassMaps | undefined;
   try {
     const config = { ...salf.config.backbone, ...(options.logitsTensor ? { logitsTensor: options.logitsTensor } : {}) };
     const backbone = await loadNativeBackbone(config, engine, [salf.config.grid[0], salf.config.grid[1]]);
@@ -288,6 +307,8 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
       throw new Error(`${head.source}: the head has ${head.L} classes but the logits tensor ${config.logitsTensor} has ${backbone.numClasses}`);
     }
 
+    if (methods.includes('teacher')) teacher = await TeacherClassMaps.load(salf, classConcept, options.clip, options.device);
+
     const ctx: Context = {
       engine,
       salf,
@@ -295,6 +316,7 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
       methods,
       salfMode,
       classConcept,
+      teacher,
       head,
       scoreModel,
       camRelu: options.camRelu ?? true,
@@ -317,7 +339,8 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
         data: dataset.identity,
         methods,
         salfMode,
-        classConcept: salfMode === 'concept' ? classConcept : undefined,
+        classConcept: salfMode === 'concept' || teacher ? classConcept : undefined,
+        teacher: teacher ? { clip: teacher.clip.id, radius: salf.config.prompting.radius, placement: salf.config.prompting.placement } : undefined,
         head: head ? arraysIdentity([head.weight, head.bias]) : undefined,
         camRelu: ctx.camRelu,
       },
@@ -376,6 +399,7 @@ export async function evaluateSegmentation(options: SegmentationEvalOptions): Pr
   } finally {
     // What this evaluation opened goes with it: the engine when it made one, else the sessions
     // of the model it loaded and those cached under the CAM head.
+    await teacher?.dispose();
     if (!options.engine) await engine.dispose();
     else await Promise.all([salf === options.model ? undefined : salf.dispose(), head ? engine.evict(head) : undefined]);
   }

@@ -7,7 +7,7 @@ import { CLS_METHODS, evaluateClassification, type ClsMethod } from '../../eval/
 import { classificationMarkdown, segmentationMarkdown, writeReport } from '../../eval/report.js';
 import { imageNetSegDataset, type SegDataset } from '../../eval/seg-datasets.js';
 import { provingGroundSegDataset } from '../../proving-ground/seg-dataset.js';
-import { evaluateSegmentation, SEG_METHODS, type SegMethod } from '../../eval/segmentation.js';
+import { DEFAULT_SEG_METHODS, evaluateSegmentation, SEG_METHODS, type SegMethod } from '../../eval/segmentation.js';
 import { SPLITS, type SplitName } from '../../proving-ground/world.js';
 import { finite, fraction, nonNegative, nonNegativeInt, oneOf, positiveInt, positiveList, seed } from '../options.js';
 import { progressBars } from '../progress-bars.js';
@@ -96,7 +96,12 @@ function segmentationCommand(): Command {
     .option('--proving-ground <dir>', 'a proving-ground world folder')
     .option('--pg-split <name>', 'proving-ground split', oneOf(...SPLITS), 'test')
     .option('--pg-mask <mode>', 'proving-ground foreground: main (the class object) or objects (all)', oneOf('main', 'objects'), 'main')
-    .option('--methods <list>', `methods to run (${SEG_METHODS.join(',')})`, listOf(SEG_METHODS))
+    .option(
+      '--methods <list>',
+      `methods to run (${SEG_METHODS.join(',')}; default ${DEFAULT_SEG_METHODS.join(',')}; teacher: the CLIP model's P map of the predicted class's concept)`,
+      listOf(SEG_METHODS),
+    )
+    .option('--clip <source>', "the teacher's CLIP (folder or hub id; default: the one recorded in the model)")
     .option('--limit <n>', 'evaluate only the first n images', positiveInt)
     .option(
       '--salf-map <mode>',
@@ -129,6 +134,7 @@ function segmentationCommand(): Command {
           methods: flags.methods as SegMethod[] | undefined,
           limit: flags.limit,
           salfMap: flags.salfMap,
+          clip: flags.clip,
           classConcept: flags.classConcept,
           classConcepts: flags.classConcepts ? readConceptList(flags.classConcepts) : undefined,
           logitsTensor: flags.logitsTensor,
