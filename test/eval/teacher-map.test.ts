@@ -31,7 +31,10 @@ test('teacherClassMap: P[g] = I[g]·t, by hand', () => {
   // Three grid cells, E = 2: unit embeddings along x, along y and at (0.6, 0.8); t = (0.6, 0.8).
   const I = Float32Array.from([1, 0, 0, 1, 0.6, 0.8]);
   const map = teacherClassMap(I, 3, 2, Float32Array.from([0.6, 0.8]));
-  assert.deepEqual(Array.from(map, (v) => Math.round(v * 1e6) / 1e6), [0.6, 0.8, 1]);
+  assert.deepEqual(
+    Array.from(map, (v) => Math.round(v * 1e6) / 1e6),
+    [0.6, 0.8, 1],
+  );
   assert.throws(() => teacherClassMap(I, 2, 2, Float32Array.from([0.6, 0.8])), /6 embedding values, expected 2×2/);
   assert.throws(() => teacherClassMap(I, 3, 2, Float32Array.from([1])), /text embedding has 1 values, expected 2/);
 });
