@@ -9,10 +9,8 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainSalfCbm, type TrainSalfCbmOptions } from '../../src/training/train-salf-cbm.js';
-import { writeColourDataset } from '../helpers/colour-dataset.js';
 import { tempDir } from '../helpers/paths.js';
-import { writeTinyCnn } from '../helpers/tiny-backbones.js';
-import { writeTinyClip } from '../helpers/tiny-clip.js';
+import { writeTinyTrainingInputs } from '../helpers/tiny-training.js';
 
 /** Flips one bit near the end of `path` (the data, not the header), keeping its size. */
 function flipByte(path: string): void {
@@ -23,19 +21,9 @@ function flipByte(path: string): void {
 
 test('a cache file changed in place (same size) is refused on rerun, naming the file', async () => {
   const root = tempDir('salf-faults-cache-');
-  await writeColourDataset(join(root, 'data'), 8);
-  const cnn = writeTinyCnn(join(root, 'cnn.onnx'), { size: 64, classes: 2 });
-  await writeTinyClip(join(root, 'clip'), { inputSize: 64 });
+  const inputs = await writeTinyTrainingInputs(root);
   const options = (cacheDir: string): TrainSalfCbmOptions => ({
-    data: join(root, 'data'),
-    valFraction: 0.25,
-    backbone: {
-      model: cnn.path,
-      featureTensor: cnn.featureTensor,
-      layout: 'nchw',
-      preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
-    },
-    clip: join(root, 'clip'),
+    ...inputs,
     concepts: ['red', 'blue', 'green', 'striped'],
     out: join(root, 'model'),
     cacheDir,

@@ -14,10 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { generateWorld, type GenerateWorldOptions } from '../../src/proving-ground/dataset.js';
 import { trainSalfCbm, type TrainSalfCbmOptions } from '../../src/training/train-salf-cbm.js';
-import { writeColourDataset } from '../helpers/colour-dataset.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
-import { writeTinyCnn } from '../helpers/tiny-backbones.js';
-import { writeTinyClip } from '../helpers/tiny-clip.js';
+import { writeTinyTrainingInputs } from '../helpers/tiny-training.js';
 import type { FaultChildConfig } from './fault-child.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -46,19 +44,9 @@ function modelHash(dir: string): string {
 
 async function trainingSetup(): Promise<{ root: string; options: (name: string) => TrainSalfCbmOptions }> {
   const root = tempDir('salf-faults-kill-');
-  await writeColourDataset(join(root, 'data'), 8);
-  const cnn = writeTinyCnn(join(root, 'cnn.onnx'), { size: 64, classes: 2 });
-  await writeTinyClip(join(root, 'clip'), { inputSize: 64 });
+  const inputs = await writeTinyTrainingInputs(root);
   const options = (name: string): TrainSalfCbmOptions => ({
-    data: join(root, 'data'),
-    valFraction: 0.25,
-    backbone: {
-      model: cnn.path,
-      featureTensor: cnn.featureTensor,
-      layout: 'nchw',
-      preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
-    },
-    clip: join(root, 'clip'),
+    ...inputs,
     concepts: ['red', 'blue', 'green', 'striped', 'round', 'sky'],
     out: join(root, name, 'model'),
     cacheDir: join(root, name, 'cache'),
