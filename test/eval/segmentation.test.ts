@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/session.js';
-import { Backbone, bilinearMatrix } from '../../src/models/backbone.js';
+import { Backbone } from '../../src/models/backbone.js';
 import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { toChwNormalised } from '../../src/data/image-io.js';
 import { generateWorld, loadAnnotation, loadLabelMask } from '../../src/proving-ground/index.js';
@@ -24,6 +24,7 @@ import { decodePng } from '../../src/proving-ground/png.js';
 import type { Progress } from '../../src/progress.js';
 import { fixturePath, tempDir } from '../helpers/paths.js';
 import { trainTinySalf } from './tiny-model.js';
+import { upsample } from '../helpers/numeric.js';
 
 const setup = trainTinySalf();
 const engine = new Engine({ threads: 1 });
@@ -31,20 +32,6 @@ const engine = new Engine({ threads: 1 });
 function recorder(): Progress & { logs: string[] } {
   const logs: string[] = [];
   return { logs, start() {}, update() {}, stop() {}, log: (m) => logs.push(m) };
-}
-
-/** Upsamples an h×w map to S×S in plain JS with PyTorch's bilinear weights. */
-function upsample(map: ArrayLike<number>, h: number, w: number, S: number): Float32Array {
-  const rh = bilinearMatrix(h, S);
-  const rw = bilinearMatrix(w, S);
-  const out = new Float32Array(S * S);
-  for (let y = 0; y < S; y++)
-    for (let x = 0; x < S; x++) {
-      let v = 0;
-      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rh[y * h + i]! * rw[x * w + j]! * map[i * w + j]!;
-      out[y * S + x] = v;
-    }
-  return out;
 }
 
 test('gtsegs layout: all methods, a figure, resume after a partial run, same results', async () => {

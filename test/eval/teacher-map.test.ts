@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/session.js';
-import { Backbone, bilinearMatrix } from '../../src/models/backbone.js';
+import { Backbone } from '../../src/models/backbone.js';
 import { ClipModel } from '../../src/models/clip.js';
 import { SalfCbm } from '../../src/models/salf-cbm.js';
 import { toChwNormalised } from '../../src/data/image-io.js';
@@ -23,6 +23,7 @@ import { conceptSimilarities } from '../../src/similarity/compute.js';
 import { PromptedBatchBuilder } from '../../src/similarity/prompted-batch.js';
 import type { Placement } from '../../src/similarity/prompting.js';
 import { trainTinySalf } from './tiny-model.js';
+import { upsample } from '../helpers/numeric.js';
 
 const setup = trainTinySalf();
 const engine = new Engine({ threads: 1 });
@@ -44,20 +45,6 @@ test('the teacher needs a concept naming every class', async () => {
   const model = SalfCbm.load(s.modelDir);
   await assert.rejects(TeacherClassMaps.load(model, [-1, 7]), /no concept names the class\(es\) "bluish"/);
 });
-
-/** Upsamples an h×w map to S×S in plain JS with PyTorch's bilinear weights. */
-function upsample(map: ArrayLike<number>, h: number, w: number, S: number): Float32Array {
-  const rh = bilinearMatrix(h, S);
-  const rw = bilinearMatrix(w, S);
-  const out = new Float32Array(S * S);
-  for (let y = 0; y < S; y++)
-    for (let x = 0; x < S; x++) {
-      let v = 0;
-      for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) v += rh[y * h + i]! * rw[x * w + j]! * map[i * w + j]!;
-      out[y * S + x] = v;
-    }
-  return out;
-}
 
 test("segmentation 'teacher': the predicted class's P map, scored as SALF-CBM's", async () => {
   const s = await setup;
