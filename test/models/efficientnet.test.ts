@@ -19,13 +19,13 @@ import { Engine } from '../../src/engine/session.js';
 import { Backbone, type BackboneConfig } from '../../src/models/backbone.js';
 import { extractFeatures } from '../../src/models/extract-features.js';
 import { repoRoot } from '../helpers/paths.js';
+import { skipUnlessPresent } from '../helpers/required-in-ci.js';
 
 const dir = join(repoRoot(), '.cache', 'efficientnet-lite0');
 const configPath = join(dir, 'backbone.json');
 const exported = existsSync(configPath);
 const MAKE = '.venv/bin/python tools/export_efficientnet_lite0.py';
-const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-const skip = !exported && !inCi ? `no export at ${configPath}; make it with: ${MAKE}` : false;
+const skip = skipUnlessPresent(exported, `no export at ${configPath}; make it with: ${MAKE}`);
 
 /** ImageNet's cat classes: tabby, tiger cat, Persian, Siamese, Egyptian cat. */
 const CATS = new Set([281, 282, 283, 284, 285]);

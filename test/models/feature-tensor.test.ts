@@ -15,6 +15,7 @@ import { findFeatureTensorInFile } from '../../src/models/feature-tensor.js';
 import { writeRandomResNet } from '../../bench/random-resnet.js';
 import { writeTinyCnn, writeTinyVit } from '../helpers/tiny-backbones.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
+import { skipUnlessPresent } from '../helpers/required-in-ci.js';
 
 const engine = new Engine({ threads: 1 });
 after(() => engine.dispose());
@@ -123,9 +124,10 @@ test('other ViT export styles: the CLS token sliced (Hugging Face style), or the
 
 const effDir = join(repoRoot(), '.cache', 'efficientnet-lite0');
 const effModel = join(effDir, 'model.onnx');
-const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-const skip =
-  !existsSync(join(effDir, 'backbone.json')) && !inCi ? `no export at ${effDir}; make it with: .venv/bin/python tools/export_efficientnet_lite0.py` : false;
+const skip = skipUnlessPresent(
+  existsSync(join(effDir, 'backbone.json')),
+  `no export at ${effDir}; make it with: .venv/bin/python tools/export_efficientnet_lite0.py`,
+);
 
 test("EfficientNet-Lite0 (real export): the head's ReLU6 map `features`, N×1280×7×7, the one its backbone.json names", { skip }, async () => {
   assert.ok(existsSync(effModel), `CI: ${effModel} is missing; .ci/run must make it before npm test`);

@@ -11,20 +11,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipModel } from '../../src/models/clip.js';
 import { generateWorld } from '../../src/proving-ground/dataset.js';
-import { repoRoot, tempDir } from '../helpers/paths.js';
+import { tempDir } from '../helpers/paths.js';
+import { trainerVenv } from '../helpers/required-in-ci.js';
 
-const python = join(repoRoot(), '.venv', 'bin', 'python');
-const trainer = join(repoRoot(), 'tools', 'proving_ground', 'train_models.py');
-const ready = existsSync(python) && spawnSync(python, ['-c', 'import torch, numpy, onnx, cv2, PIL']).status === 0;
-const inCi = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-const skip =
-  !ready && !inCi
-    ? `no venv with the trainer's packages at ${python}; make it with: python3 -m venv .venv && .venv/bin/pip install -r tools/requirements.txt`
-    : false;
+const { python, trainer, skip } = trainerVenv();
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
