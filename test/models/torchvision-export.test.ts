@@ -10,9 +10,9 @@
  *
  * The exports are made here with RANDOM weights (`--random`: this sandbox cannot download
  * torchvision's), so this test proves the export and loading plumbing only, not the pretrained
- * models' behaviour. It needs torch and torchvision (≈5.5 GB; pytorchcv too for resnet18_cub), which CI does not install: it
- * is not in `.ci/run`, and without the exports it is reported as skipped, with the command that
- * makes them; it never passes without checking.
+ * models' behaviour. It needs torch and torchvision (≈5.5 GB; pytorchcv too for resnet18_cub):
+ * `.ci/run` makes them in `.venv-torchvision` and requires this test; on a developer's machine
+ * without the exports it is reported as skipped, with the command that makes them.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ import { findFeatureTensorInFile } from '../../src/models/feature-tensor.js';
 import { IMAGENET_MEAN, IMAGENET_STD, backboneConfigFrom, readBackboneConfig } from '../../src/cli/backbone-options.js';
 import { presetOptions } from '../../src/presets/index.js';
 import { repoRoot } from '../helpers/paths.js';
+import { skipUnlessPresent } from '../helpers/required-in-ci.js';
 
 /** Written by the export script next to the model. */
 interface Reference {
@@ -90,8 +91,8 @@ for (const c of CASES) {
   const dir = join(repoRoot(), '.cache', 'torchvision', c.name);
   const configPath = join(dir, 'backbone.json');
   const needs = c.name === 'resnet18_cub' ? 'torch, torchvision and pytorchcv' : 'torch and torchvision';
-  const make = `.venv/bin/python tools/export_torchvision_backbones.py ${c.name} --random --out .cache/torchvision/${c.name} (needs ${needs})`;
-  const skip = existsSync(configPath) ? false : `no export at ${configPath}; make it with: ${make}`;
+  const make = `.venv-torchvision/bin/python tools/export_torchvision_backbones.py ${c.name} --random --out .cache/torchvision/${c.name} (needs ${needs})`;
+  const skip = skipUnlessPresent(existsSync(configPath), `no export at ${configPath}; make it with: ${make}`);
 
   test(`${c.name} export (random weights: plumbing only): automatic feature tensor and ONNX Runtime = PyTorch`, { skip }, async (t) => {
     const modelPath = join(dir, 'model.onnx');
