@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.cache/', '.venv/', 'salf-cbm-demo/', 'deploy/', 'assets/', 'docs/'] },
+  { ignores: ['dist/', 'node_modules/', '.cache/', '.venv/', '.venv-torchvision/', 'salf-cbm-demo/', 'deploy/', 'assets/', 'docs/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
