@@ -11,29 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SalfCbm } from '../src/models/salf-cbm.js';
 import { trainSalfCbm } from '../src/training/train-salf-cbm.js';
-import { writeTinyCnn } from '../test/helpers/tiny-backbones.js';
-import { writeTinyClip } from '../test/helpers/tiny-clip.js';
-import { writeColourDataset } from '../test/helpers/colour-dataset.js';
+import { writeTinyTrainingInputs } from '../test/helpers/tiny-training.js';
 import { progressBars } from '../src/cli/progress-bars.js';
 
 async function main(): Promise<void> {
   const root = join(tmpdir(), `salf-smoke-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
-  const data = join(root, 'data');
-  await writeColourDataset(data, 12);
-  const cnn = writeTinyCnn(join(root, 'cnn.onnx'), { size: 64, classes: 2 });
-  await writeTinyClip(join(root, 'clip'), { inputSize: 64 });
+  const inputs = await writeTinyTrainingInputs(root, 12);
+  const data = inputs.data;
   const out = join(root, 'model');
   await trainSalfCbm({
-    data,
-    valFraction: 0.25,
-    backbone: {
-      model: cnn.path,
-      featureTensor: cnn.featureTensor,
-      layout: 'nchw',
-      preprocess: { resize: { size: 64, mode: 'stretch' }, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
-    },
-    clip: join(root, 'clip'),
+    ...inputs,
     concepts: ['red', 'blue', 'green', 'striped', 'round', 'sky', 'grass', 'water'],
     out,
     grid: [3, 3],

@@ -1,6 +1,7 @@
 /**
  * The inputs of a tiny training run: a colour data folder, a random-weight CNN backbone and a
- * random-weight CLIP pair (plumbing only, not explanations), shared by the fault-injection tests.
+ * random-weight CLIP pair (plumbing only, not explanations), shared by the fault-injection tests
+ * and `npm run smoke`.
  */
 import { join } from 'node:path';
 import type { BackboneConfig } from '../../src/models/backbone.js';
