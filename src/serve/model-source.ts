@@ -1,8 +1,8 @@
 /**
  * The model the explorer serves: an exported single-file model (`salf-cbm export`), used as is,
  * or a trained model directory, exported on the fly into a cache folder. The export is reused
- * while the content hashes of the model's files and of the export itself are those recorded when
- * it was made (`source.json` beside it); modification times are not trusted, as `cp -p` and
+ * while the content hashes of the model folder's manifest (which holds every model file's SHA-256,
+ * checked on load), of the backbone and of the export itself are those recorded when it was made (`source.json` beside it); modification times are not trusted, as `cp -p` and
  * `rsync -a` carry old ones over new contents. Its description and classifier tensors are read
  * once, for the page's `GET /api/model` and `GET /model/head.bin`.
  */
@@ -13,6 +13,7 @@ import { writeJsonAtomic } from '../data/atomic-write.js';
 import { Engine } from '../engine/session.js';
 import { exportSalfCbm, sidecarPath, type ExportInfo } from '../models/export.js';
 import { ExportedSalfCbm } from '../models/exported.js';
+import { MANIFEST_FILE } from '../models/model-folder.js';
 import { SalfCbm } from '../models/salf-cbm.js';
 import { encodeHead } from '../web/core/head.js';
 
@@ -35,8 +36,6 @@ export interface ServedModelOptions {
   /** Where a model directory is exported to (default `<model-dir>/export`). */
   exportDir?: string;
 }
-
-const MODEL_FILES = ['config.json', 'concepts.json', 'classes.json', 'weights.safetensors'];
 
 /** The record beside an export of what it made from and what it wrote: file path (relative to its folder) → SHA-256 of its bytes. */
 interface ExportStamp {
@@ -92,7 +91,9 @@ export async function openServedModel(path: string, options: ServedModelOptions 
     const dir = options.exportDir ?? join(path, 'export');
     onnxPath = join(dir, 'model.onnx');
     const model = SalfCbm.load(path, new Engine());
-    const sourceFiles = [...MODEL_FILES.map((f) => join(path, f)), resolve(path, model.config.backbone.model)].filter((f) => existsSync(f));
+    // Loading checked every model file against manifest.json's SHA-256s, so the manifest's own
+    // hash stands for them all; the backbone, outside the folder's manifest, is hashed itself.
+    const sourceFiles = [join(path, MANIFEST_FILE), resolve(path, model.config.backbone.model)].filter((f) => existsSync(f));
     const sources = await hashFiles(path, sourceFiles);
     const stampPath = join(dir, 'source.json');
     const stale = await staleExport(stampPath, onnxPath, sources);
