@@ -8,13 +8,13 @@
  * is used without touching the network. Offline, the error names the file, its URL and where to
  * put it.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { closestNames } from '../closest-names.js';
 import { parseConceptList } from './concept-list.js';
+import { sha256Hex } from '../store/fingerprint.js';
 
 /** The commit of github.com/Trustworthy-ML-Lab/Label-free-CBM the files are pinned to (2023-04-07). */
 export const LFCBM_COMMIT = 'bacf7bd18d4889f1279551da34b5055c93d2fe9c';
@@ -69,8 +69,6 @@ function infoOf(name: string, sets: Readonly<Record<string, ConceptSetInfo>>): C
   );
 }
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
 /**
  * The local path of the published concept set `name`, downloading and checking it first unless a
  * cached copy with the right checksum is there. Throws a clear error on a checksum mismatch (the
@@ -80,7 +78,7 @@ export async function ensureConceptSet(name: string, options: ConceptSetOptions 
   const info = infoOf(name, options.sets ?? CONCEPT_SETS);
   const dir = join(options.cacheDir ?? salfCacheDir(), 'concept-sets');
   const path = join(dir, info.file);
-  if (existsSync(path) && sha256(readFileSync(path)) === info.sha256) return path;
+  if (existsSync(path) && sha256Hex(readFileSync(path)) === info.sha256) return path;
   const url = `${options.baseUrl ?? LFCBM_BASE_URL}${info.file}`;
   let bytes: Uint8Array;
   try {
@@ -94,7 +92,7 @@ export async function ensureConceptSet(name: string, options: ConceptSetOptions 
         `Offline, download that file elsewhere and put it at ${path} (SHA-256 ${info.sha256}).`,
     );
   }
-  const got = sha256(bytes);
+  const got = sha256Hex(bytes);
   if (got !== info.sha256) {
     throw new Error(`concept set ${CONCEPT_SET_PREFIX}${name}: ${url} has SHA-256 ${got}, expected ${info.sha256}; refusing it (nothing was cached)`);
   }

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic, writeJsonAtomic } from '../data/atomic-write.js';
+import { sha256Hex } from '../store/fingerprint.js';
 
 const FORMAT = 'salf-cbm.json-shard';
 const VERSION = 1;
@@ -71,7 +72,7 @@ export class ShardCache {
   /** Writes shard `s` (header with the payload's length and SHA-256, then the payload) atomically. */
   writeJson(s: number, value: unknown): void {
     const payload = Buffer.from(JSON.stringify(value), 'utf8');
-    const header = { format: FORMAT, version: VERSION, bytes: payload.length, sha256: sha256(payload) };
+    const header = { format: FORMAT, version: VERSION, bytes: payload.length, sha256: sha256Hex(payload) };
     writeFileAtomic(this.path(s), Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), payload, Buffer.from('\n')]));
   }
 }
@@ -99,12 +100,8 @@ export function readJsonShard(path: string): unknown {
   if (payload.length !== header.bytes || trailer.length !== 1 || trailer[0] !== 0x0a) {
     throw corrupt(path, `holds ${bytes.length} bytes, expected ${eol + 2 + header.bytes}`);
   }
-  if (sha256(payload) !== header.sha256) throw corrupt(path, 'checksum mismatch');
+  if (sha256Hex(payload) !== header.sha256) throw corrupt(path, 'checksum mismatch');
   return JSON.parse(payload.toString('utf8'));
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function corrupt(path: string, problem: string): Error {

@@ -5,12 +5,12 @@
  * folder is refused rather than loaded with new weights and old names. `openModelFolder` checks
  * every file against the manifest and decodes text as strict UTF-8.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic } from '../data/atomic-write.js';
 import { parseJson } from '../data/parse-json.js';
 import { decodeUtf8 } from '../data/utf8.js';
+import { sha256Hex } from '../store/fingerprint.js';
 
 /** The manifest's file name. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -20,10 +20,6 @@ export interface ModelFolderManifest {
   format: 'salf-cbm-folder';
   version: 1;
   files: Record<string, { bytes: number; sha256: string }>;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
@@ -40,7 +36,7 @@ export function writeModelFolder(dir: string, files: Record<string, Uint8Array |
   for (const [name, content] of Object.entries(files)) {
     const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
     writeFileAtomic(join(dir, name), bytes);
-    manifest.files[name] = { bytes: bytes.length, sha256: sha256(bytes) };
+    manifest.files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
   writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
 }
@@ -78,7 +74,7 @@ export function openModelFolder(dir: string, what: string): ModelFolder {
   for (const [name, entry] of Object.entries(manifest.files)) {
     const path = join(dir, name);
     const data = readOrThrow(path);
-    if (data.length !== entry.bytes || sha256(data) !== entry.sha256) {
+    if (data.length !== entry.bytes || sha256Hex(data) !== entry.sha256) {
       throw new Error(
         `${path}: does not match ${MANIFEST_FILE} (${data.length !== entry.bytes ? `${data.length} bytes, expected ${entry.bytes}` : 'SHA-256 differs'}); ` +
           `the file was changed or corrupted after the ${what} was saved — restore the folder or train/save it again`,

@@ -36,3 +36,8 @@ export function arraysIdentity(arrays: readonly Float32Array[]): string {
   for (const a of arrays) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   return h.digest('hex').slice(0, 32);
 }
+
+/** SHA-256 of bytes, in hex (the checksums of shards, model folders and downloads). */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
