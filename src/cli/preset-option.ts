@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseDataSpec } from '../data/datasets.js';
 import { backboneExportCommand, getPreset, presetNames, presetOptions, type PresetTarget } from '../presets/index.js';
 
 /** Sources that mean the user chose the value. */
@@ -41,7 +42,7 @@ export function addPresetOption(cmd: Command, target: PresetTarget): Command {
     const preset = getPreset(name);
     // The preset's dataset reader, unless --data already names one (`kind:path`).
     const data = cmd.getOptionValue('data') as string | undefined;
-    if (data && !/^[a-z][a-z0-9]+:/i.test(data)) cmd.setOptionValueWithSource('data', `${preset.dataset}:${data}`, cmd.getOptionValueSource('data'));
+    if (data && parseDataSpec(data).kind === undefined) cmd.setOptionValueWithSource('data', `${preset.dataset}:${data}`, cmd.getOptionValueSource('data'));
     const backbone = cmd.getOptionValue('backbone') as string | undefined;
     if (backbone && cmd.getOptionValueSource('backbone') === 'preset' && !cmd.getOptionValue('backboneConfig') && !existsSync(backbone)) {
       throw new Error(
